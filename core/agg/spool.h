@@ -1,0 +1,92 @@
+/*
+ * The aggregator's durable spool: an SQLite database in WAL mode with
+ * synchronous=FULL, one row per event keyed by an ever-increasing sequence
+ * number, deduplicated by event id, with one cursor per sink. See
+ * docs/aggregator.md for why SQLite and why FULL.
+ *
+ * Writes run in the aggregator; `events tail` and `status` open it read-only.
+ */
+#ifndef MM_CORE_AGG_SPOOL_H
+#define MM_CORE_AGG_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum mm_spool_policy { MM_SPOOL_REFUSE = 0, MM_SPOOL_DROP_OLDEST = 1 };
+
+/* Bytes one row costs beyond its payload (id, index entry, row header). */
+#define MM_SPOOL_ROW_OVERHEAD 96
+
+struct mm_spool_opts {
+	const char *dir;         /* created if missing; spool.db lives in it */
+	uint64_t max_bytes;      /* payload + MM_SPOOL_ROW_OVERHEAD per row */
+	int policy;              /* enum mm_spool_policy */
+	int64_t dedup_window_ms; /* delivered events stay this long for dedup */
+	int readonly;            /* events tail / status */
+};
+
+/* What opening found and set aside. */
+struct mm_spool_recovery {
+	uint64_t corrupt_records;   /* rows whose checksum or id did not match */
+	uint64_t unreadable_ranges; /* damaged regions of the file skipped */
+	uint64_t unreadable_events; /* estimated events lost in those regions */
+	int rebuilt;                /* the file was salvaged into a new one */
+	char moved_to[512];         /* where the damaged file was kept */
+};
+
+struct mm_spool_row {
+	uint64_t seq;
+	int64_t rx_ms; /* wall-clock ms when stored */
+	int kind, sev;
+	const uint8_t *data; /* valid until the next read call */
+	size_t len;
+	int corrupt; /* checksum mismatch: skip and count */
+};
+
+struct mm_spool;
+
+int mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
+                  struct mm_spool_recovery *rec);
+void mm_spool_close(struct mm_spool *s);
+
+/* One write transaction around a group of batches. */
+int mm_spool_begin(struct mm_spool *s);
+int mm_spool_commit(struct mm_spool *s);
+void mm_spool_rollback(struct mm_spool *s);
+
+/* Inside a transaction: make room for bytes more payload (prunes delivered
+ * rows, then refuses or drops the oldest by policy). MM_ERR_FULL when
+ * refused; *dropped gets the undelivered events dropped. */
+int mm_spool_make_room(struct mm_spool *s, size_t bytes, uint64_t *dropped);
+/* Inside a transaction: store one event. *dup = 1 when the id was there. */
+int mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data,
+                 size_t len, int *dup);
+
+/* Call fn for up to max rows with seq > after, in order. fn returning
+ * non-zero stops early. Returns rows visited or an error. */
+int mm_spool_read(struct mm_spool *s, uint64_t after, size_t max,
+                  int (*fn)(void *arg, const struct mm_spool_row *row), void *arg);
+
+/* Sink cursors: last delivered seq and the sink's own resume position. */
+int mm_spool_cursor_get(struct mm_spool *s, const char *sink, uint64_t *seq, int64_t *pos);
+int mm_spool_cursor_set(struct mm_spool *s, const char *sink, uint64_t seq, int64_t pos);
+
+/* Delete rows delivered to every sink (seq <= upto) and older than the
+ * dedup window. Outside a transaction. Returns rows deleted or an error. */
+int mm_spool_prune(struct mm_spool *s, uint64_t upto);
+/* The delivery horizon prune and make_room use (min of the sink cursors). */
+void mm_spool_set_delivered(struct mm_spool *s, uint64_t upto);
+
+struct mm_spool_stats {
+	uint64_t events, bytes, max_bytes, last_seq;
+	uint64_t undelivered;
+	int64_t oldest_undelivered_rx_ms; /* 0 when none */
+};
+int mm_spool_stats(struct mm_spool *s, struct mm_spool_stats *out);
+uint64_t mm_spool_last_seq(const struct mm_spool *s);
+
+/* Wall-clock milliseconds. */
+int64_t mm_spool_wall_ms(void);
+uint32_t mm_spool_crc32(const uint8_t *p, size_t n);
+
+#endif

@@ -1,0 +1,1253 @@
+/*
+ * The byod detector core: keeps the device inventory (ARP, DHCP, mDNS,
+ * LLMNR, NetBIOS, HTTP User-Agent), applies the BYOD policy, reports
+ * arpwatch findings and watches 802.11 management frames for rogue access
+ * points. Runs on the packet path of the byod worker process (and in the
+ * tests, driven directly). It reports findings through a callback and
+ * never touches the host API. Every table has a configured bound; when one
+ * is full the entry seen longest ago is replaced and the eviction counted.
+ */
+#include "byod.h"
+
+#include <mimamori/dhcp.h>
+#include <mimamori/error.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define NS 1000000000ull
+
+/* |a - b| < win: captures are not always in time order, so a frame a
+ * little older than the last alert must not look like the far future. */
+static int
+within(uint64_t a, uint64_t b, uint64_t win)
+{
+	return (a >= b ? a - b : b - a) < win;
+}
+
+struct ap_ent {
+	struct byod_ap ap;
+	uint64_t last_alert[BYOD_F__COUNT];
+};
+
+struct arp_ent {
+	uint8_t ip[4];
+	uint8_t mac[6];
+	uint8_t prev_mac[6];
+	uint8_t has_prev;
+	uint64_t first_ts;
+	uint64_t last_ts;
+	uint64_t changed_ts;
+	uint64_t last_alert;
+	uint64_t multi_alert;
+};
+
+enum ctr {
+	C_PACKETS,
+	C_DHCP,
+	C_DHCP_BAD,
+	C_ARP,
+	C_NAMES,
+	C_HTTP_UA,
+	C_WLAN_MGMT,
+	C_BEACONS,
+	C_DEAUTH,
+	C_DEV_EVICT,
+	C_AP_EVICT,
+	C_ARP_EVICT,
+	C_SUPPRESSED,
+	C_MERGED,
+	C_FINDINGS,
+	C__N
+};
+
+static const char *const ctr_names[C__N] = {"packets",
+                                            "dhcp",
+                                            "dhcp_bad",
+                                            "arp",
+                                            "names",
+                                            "http_ua",
+                                            "wlan_mgmt",
+                                            "beacons",
+                                            "deauth",
+                                            "dev_evicted",
+                                            "ap_evicted",
+                                            "arp_evicted",
+                                            "alerts_suppressed",
+                                            "mac_rerandomized_merged",
+                                            "findings"};
+
+struct byod {
+	struct byod_config cfg;
+	struct byod_oui *oui;
+	struct byod_fptab *fp;
+	byod_report_fn report;
+	void *user;
+	struct byod_dev *dev;
+	size_t n_dev;
+	struct ap_ent *ap;
+	size_t n_ap;
+	struct arp_ent *arp;
+	size_t n_arp;
+	uint8_t company_best_enc[BYOD_MAX_LIST];
+	uint64_t ctr[C__N];
+};
+
+const char *
+byod_kind_name(int kind)
+{
+	static const char *const n[BYOD_F__COUNT] = {"",
+	                                             "asset_new",
+	                                             "asset_change",
+	                                             "byod_unknown_mobile",
+	                                             "arp_new_station",
+	                                             "arp_changed_mac",
+	                                             "arp_flip_flop",
+	                                             "arp_mac_multiple_ips",
+	                                             "wifi_evil_twin",
+	                                             "wifi_encryption_downgrade",
+	                                             "wifi_channel_change",
+	                                             "wifi_beacon_interval_change",
+	                                             "wifi_lookalike_ssid",
+	                                             "wifi_strong_unknown_ap",
+	                                             "wifi_deauth_flood"};
+	return kind > 0 && kind < BYOD_F__COUNT ? n[kind] : "unknown";
+}
+
+/* --- configuration ------------------------------------------------------ */
+
+int
+byod_config_init(struct byod_config *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->max_devices = 4096;
+	out->max_aps = 512;
+	out->max_arp = 4096;
+	out->byod_min_confidence = 50;
+	out->arp_suppress_ns = 3600 * NS;
+	out->arp_flipflop_ns = 600 * NS;
+	out->arp_report_new = 1;
+	out->lookalike_min = 0.75;
+	out->strong_dbm = -45;
+	out->deauth_per_s = 10;
+	out->alert_interval_ns = 300 * NS;
+	return MM_OK;
+}
+
+static void
+free_list(char **v, size_t *n)
+{
+	for (size_t i = 0; i < *n; i++)
+		free(v[i]);
+	*n = 0;
+}
+
+void
+byod_config_clear(struct byod_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free_list(cfg->allow_mac, &cfg->n_allow_mac);
+	free_list(cfg->allow_host, &cfg->n_allow_host);
+	free_list(cfg->allow_client_id, &cfg->n_allow_client_id);
+	free_list(cfg->company_ssid, &cfg->n_company_ssid);
+}
+
+static int
+parse_mac(uint8_t *out, const char *s)
+{
+	unsigned v[6];
+	char tail;
+
+	if (sscanf(s, "%x%*1[:-]%x%*1[:-]%x%*1[:-]%x%*1[:-]%x%*1[:-]%x%c", &v[0], &v[1], &v[2],
+	           &v[3], &v[4], &v[5], &tail) != 6)
+		return MM_ERR_PARSE;
+	for (int i = 0; i < 6; i++) {
+		if (v[i] > 255)
+			return MM_ERR_PARSE;
+		out[i] = (uint8_t)v[i];
+	}
+	return MM_OK;
+}
+
+static int
+add_str(char **v, size_t *n, const char *value)
+{
+	if (*n >= BYOD_MAX_LIST)
+		return MM_ERR_FULL;
+	v[*n] = strdup(value);
+	if (v[*n] == NULL)
+		return MM_ERR_NOMEM;
+	(*n)++;
+	return MM_OK;
+}
+
+int
+byod_config_add(struct byod_config *cfg, const char *list, const char *value)
+{
+	if (strcmp(list, "allow_mac") == 0) {
+		uint8_t m[6];
+		char buf[MM_MAC_STRLEN];
+		if (parse_mac(m, value) != MM_OK)
+			return MM_ERR_PARSE;
+		return add_str(cfg->allow_mac, &cfg->n_allow_mac, mm_mac_format(buf, m));
+	}
+	if (strcmp(list, "allow_hostname") == 0)
+		return add_str(cfg->allow_host, &cfg->n_allow_host, value);
+	if (strcmp(list, "allow_client_id") == 0)
+		return add_str(cfg->allow_client_id, &cfg->n_allow_client_id, value);
+	if (strcmp(list, "company_ssids") == 0)
+		return add_str(cfg->company_ssid, &cfg->n_company_ssid, value);
+	if (strcmp(list, "authorized_bssids") == 0) {
+		if (cfg->n_auth_bssid >= BYOD_MAX_LIST)
+			return MM_ERR_FULL;
+		if (parse_mac(cfg->auth_bssid[cfg->n_auth_bssid], value) != MM_OK)
+			return MM_ERR_PARSE;
+		cfg->n_auth_bssid++;
+		return MM_OK;
+	}
+	if (strcmp(list, "company_segments") == 0) {
+		char ip[64];
+		const char *slash = strchr(value, '/');
+		struct byod_cidr *c;
+		long bits;
+		size_t l = slash ? (size_t)(slash - value) : strlen(value);
+
+		if (cfg->n_company_nets >= BYOD_MAX_LIST)
+			return MM_ERR_FULL;
+		if (l >= sizeof(ip))
+			return MM_ERR_PARSE;
+		memcpy(ip, value, l);
+		ip[l] = '\0';
+		c = &cfg->company_nets[cfg->n_company_nets];
+		if (mm_addr_parse(&c->net, ip) != MM_OK)
+			return MM_ERR_PARSE;
+		bits = slash ? strtol(slash + 1, NULL, 10) : (c->net.family == 4 ? 32 : 128);
+		if (bits < 0 || bits > (c->net.family == 4 ? 32 : 128))
+			return MM_ERR_PARSE;
+		c->bits = (uint8_t)bits;
+		cfg->n_company_nets++;
+		return MM_OK;
+	}
+	return MM_ERR_NOTFOUND;
+}
+
+static int
+cidr_contains(const struct byod_cidr *c, const struct mm_addr *a)
+{
+	unsigned full, rest;
+
+	if (a->family != c->net.family)
+		return 0;
+	full = c->bits / 8u;
+	rest = c->bits % 8u;
+	if (memcmp(a->addr, c->net.addr, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a->addr[full] ^ c->net.addr[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+/* --- lifetime ----------------------------------------------------------- */
+
+static char **
+dup_list(char *const *src, size_t n, char **dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		dst[i] = strdup(src[i]);
+		if (dst[i] == NULL)
+			return NULL;
+	}
+	return dst;
+}
+
+int
+byod_new(struct byod **out, const struct byod_config *cfg, struct byod_oui *oui,
+         struct byod_fptab *fp, byod_report_fn report, void *user)
+{
+	struct byod *b;
+
+	*out = NULL;
+	b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		goto fail;
+	b->cfg = *cfg;
+	/* The lists are deep-copied so the caller may clear its config. */
+	b->cfg.n_allow_mac = b->cfg.n_allow_host = b->cfg.n_allow_client_id = 0;
+	b->cfg.n_company_ssid = 0;
+	if (!dup_list(cfg->allow_mac, cfg->n_allow_mac, b->cfg.allow_mac))
+		goto fail;
+	b->cfg.n_allow_mac = cfg->n_allow_mac;
+	if (!dup_list(cfg->allow_host, cfg->n_allow_host, b->cfg.allow_host))
+		goto fail;
+	b->cfg.n_allow_host = cfg->n_allow_host;
+	if (!dup_list(cfg->allow_client_id, cfg->n_allow_client_id, b->cfg.allow_client_id))
+		goto fail;
+	b->cfg.n_allow_client_id = cfg->n_allow_client_id;
+	if (!dup_list(cfg->company_ssid, cfg->n_company_ssid, b->cfg.company_ssid))
+		goto fail;
+	b->cfg.n_company_ssid = cfg->n_company_ssid;
+	if (b->cfg.max_devices == 0)
+		b->cfg.max_devices = 1;
+	if (b->cfg.max_aps == 0)
+		b->cfg.max_aps = 1;
+	if (b->cfg.max_arp == 0)
+		b->cfg.max_arp = 1;
+	b->dev = calloc(b->cfg.max_devices, sizeof(*b->dev));
+	b->ap = calloc(b->cfg.max_aps, sizeof(*b->ap));
+	b->arp = calloc(b->cfg.max_arp, sizeof(*b->arp));
+	if (b->dev == NULL || b->ap == NULL || b->arp == NULL)
+		goto fail;
+	b->oui = oui;
+	b->fp = fp;
+	b->report = report;
+	b->user = user;
+	*out = b;
+	return MM_OK;
+fail:
+	if (b != NULL) {
+		b->oui = NULL;
+		b->fp = NULL;
+		byod_free(b);
+	}
+	byod_oui_free(oui);
+	byod_fp_free(fp);
+	return MM_ERR_NOMEM;
+}
+
+void
+byod_free(struct byod *b)
+{
+	if (b == NULL)
+		return;
+	byod_config_clear(&b->cfg);
+	byod_oui_free(b->oui);
+	byod_fp_free(b->fp);
+	free(b->dev);
+	free(b->ap);
+	free(b->arp);
+	free(b);
+}
+
+uint64_t
+byod_counter(const struct byod *b, const char *name)
+{
+	for (int i = 0; i < C__N; i++)
+		if (strcmp(name, ctr_names[i]) == 0)
+			return b->ctr[i];
+	return 0;
+}
+
+size_t
+byod_dev_count(const struct byod *b)
+{
+	return b->n_dev;
+}
+
+const struct byod_dev *
+byod_dev_at(const struct byod *b, size_t i)
+{
+	return i < b->n_dev ? &b->dev[i] : NULL;
+}
+
+size_t
+byod_ap_count(const struct byod *b)
+{
+	return b->n_ap;
+}
+
+const struct byod_ap *
+byod_ap_at(const struct byod *b, size_t i)
+{
+	return i < b->n_ap ? &b->ap[i].ap : NULL;
+}
+
+static void
+emit(struct byod *b, struct byod_finding *f)
+{
+	b->ctr[C_FINDINGS]++;
+	if (b->report != NULL)
+		b->report(b->user, f);
+}
+
+/* --- inventory ---------------------------------------------------------- */
+
+static int
+mac_randomized(const uint8_t *mac)
+{
+	/* Locally administered unicast: the bit vendors never set, and what
+	 * phones use for per-network random addresses. */
+	return (mac[0] & 0x02) != 0 && (mac[0] & 0x01) == 0;
+}
+
+static int
+mac_usable(const uint8_t *mac)
+{
+	static const uint8_t zero[6];
+	return mac != NULL && (mac[0] & 0x01) == 0 && memcmp(mac, zero, 6) != 0;
+}
+
+static struct byod_dev *
+dev_lookup(struct byod *b, const uint8_t *mac)
+{
+	for (size_t i = 0; i < b->n_dev; i++)
+		if (memcmp(b->dev[i].mac, mac, 6) == 0)
+			return &b->dev[i];
+	return NULL;
+}
+
+const struct byod_dev *
+byod_dev_find(const struct byod *b, const uint8_t *mac)
+{
+	return dev_lookup((struct byod *)b, mac);
+}
+
+static void
+dev_identity(struct byod *b, struct byod_dev *d)
+{
+	const char *v;
+
+	d->randomized = (uint8_t)mac_randomized(d->mac);
+	d->vendor[0] = '\0';
+	/* A random address has no vendor: looking it up would only name
+	 * whichever company owns that prefix by chance. */
+	if (!d->randomized && (v = byod_oui_lookup(b->oui, d->mac)) != NULL)
+		snprintf(d->vendor, sizeof(d->vendor), "%s", v);
+}
+
+static struct byod_dev *
+dev_get(struct byod *b, const uint8_t *mac, uint64_t ts, int *is_new)
+{
+	struct byod_dev *d = dev_lookup(b, mac);
+	size_t i, old;
+
+	*is_new = 0;
+	if (d != NULL) {
+		d->last_ts = ts;
+		return d;
+	}
+	if (b->n_dev < b->cfg.max_devices) {
+		d = &b->dev[b->n_dev++];
+	} else {
+		for (i = 1, old = 0; i < b->n_dev; i++)
+			if (b->dev[i].last_ts < b->dev[old].last_ts)
+				old = i;
+		d = &b->dev[old];
+		b->ctr[C_DEV_EVICT]++;
+	}
+	memset(d, 0, sizeof(*d));
+	memcpy(d->mac, mac, 6);
+	d->first_ts = d->last_ts = ts;
+	dev_identity(b, d);
+	*is_new = 1;
+	return d;
+}
+
+/* Which fields of a device an asset event reports as changed. */
+struct dev_snap {
+	struct mm_addr ip;
+	char hostname[BYOD_STR];
+	char dev_class[24];
+	char os[BYOD_STR];
+	char mdns[BYOD_STR];
+	char dhcp_fp[BYOD_LONG];
+	char vclass[BYOD_STR];
+	char ua[BYOD_LONG];
+	uint8_t mac[6];
+};
+
+static void
+snap(struct dev_snap *s, const struct byod_dev *d)
+{
+	s->ip = d->ip;
+	memcpy(s->hostname, d->hostname, sizeof(s->hostname));
+	memcpy(s->dev_class, d->dev_class, sizeof(s->dev_class));
+	memcpy(s->os, d->os, sizeof(s->os));
+	memcpy(s->mdns, d->mdns_name, sizeof(s->mdns));
+	memcpy(s->dhcp_fp, d->dhcp_fp, sizeof(s->dhcp_fp));
+	memcpy(s->vclass, d->vendor_class, sizeof(s->vclass));
+	memcpy(s->ua, d->user_agent, sizeof(s->ua));
+	memcpy(s->mac, d->mac, 6);
+}
+
+static void
+append(char *buf, size_t sz, const char *word)
+{
+	size_t n = strlen(buf);
+	snprintf(buf + n, sz - n, "%s%s", n ? "," : "", word);
+}
+
+static int
+is_mobile(const struct byod_dev *d)
+{
+	return strcmp(d->dev_class, "phone") == 0 || strcmp(d->dev_class, "tablet") == 0;
+}
+
+static int
+in_list(char *const *v, size_t n, const char *s, int nocase)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((nocase ? strcasecmp(v[i], s) : strcmp(v[i], s)) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+dev_allowed(const struct byod *b, const struct byod_dev *d)
+{
+	char m[MM_MAC_STRLEN];
+
+	if (in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->mac), 1))
+		return 1;
+	if (d->has_prev &&
+	    in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->prev_mac), 1))
+		return 1;
+	if (d->hostname[0] && in_list(b->cfg.allow_host, b->cfg.n_allow_host, d->hostname, 1))
+		return 1;
+	if (d->mdns_name[0] && in_list(b->cfg.allow_host, b->cfg.n_allow_host, d->mdns_name, 1))
+		return 1;
+	if (d->client_id[0] &&
+	    in_list(b->cfg.allow_client_id, b->cfg.n_allow_client_id, d->client_id, 1))
+		return 1;
+	return 0;
+}
+
+static int
+in_company_segment(const struct byod *b, const struct byod_dev *d)
+{
+	/* No segment configured: the whole watched network is company-only. */
+	if (b->cfg.n_company_nets == 0)
+		return 1;
+	if (d->ip.family == 0)
+		return 0;
+	for (size_t i = 0; i < b->cfg.n_company_nets; i++)
+		if (cidr_contains(&b->cfg.company_nets[i], &d->ip))
+			return 1;
+	return 0;
+}
+
+static void
+policy(struct byod *b, struct byod_dev *d, uint64_t ts)
+{
+	struct byod_finding f;
+	int conf = 0;
+
+	d->allowed = (uint8_t)dev_allowed(b, d);
+	if (d->allowed || d->alerted || !in_company_segment(b, d))
+		return;
+	memset(&f, 0, sizeof(f));
+	if (is_mobile(d)) {
+		if (strcmp(d->class_how, "dhcp-fingerprint") == 0 ||
+		    strcmp(d->class_how, "dhcp-vendor-class") == 0)
+			conf += 50;
+		else if (strcmp(d->class_how, "http-user-agent") == 0)
+			conf += 40;
+		else
+			conf += 30;
+		snprintf(f.how, sizeof(f.how), "%s(%s)", d->class_how, d->os);
+	}
+	if (d->randomized) {
+		conf += 20;
+		append(f.how, sizeof(f.how), "randomized-mac");
+	}
+	if (d->sources & BYOD_SRC_PUSH) {
+		conf += 25;
+		append(f.how, sizeof(f.how), "mobile-push-traffic");
+	}
+	/* Push traffic or a random MAC alone does not make a phone. */
+	if (!is_mobile(d) && !((d->sources & BYOD_SRC_PUSH) && d->randomized))
+		return;
+	if (conf > 100)
+		conf = 100;
+	if (conf < b->cfg.byod_min_confidence)
+		return;
+	d->alerted = 1;
+	f.kind = BYOD_F_BYOD_UNKNOWN;
+	f.ts_ns = ts;
+	f.dev = d;
+	memcpy(f.mac, d->mac, 6);
+	f.ip = d->ip;
+	f.confidence = conf;
+	emit(b, &f);
+}
+
+static void
+dev_commit(struct byod *b, struct byod_dev *d, int is_new, const struct dev_snap *before,
+           uint64_t ts)
+{
+	struct byod_finding f;
+
+	/* Classify again only when something the table looks at changed:
+	 * this runs for every DHCP, ARP and name packet. */
+	if (is_new || before == NULL || d->dev_class[0] == '\0' ||
+	    strcmp(before->dhcp_fp, d->dhcp_fp) != 0 ||
+	    strcmp(before->vclass, d->vendor_class) != 0 ||
+	    strcmp(before->hostname, d->hostname) != 0 || strcmp(before->ua, d->user_agent) != 0) {
+		if (b->fp != NULL && !byod_fp_classify(b->fp, d) && d->dev_class[0] == '\0')
+			snprintf(d->dev_class, sizeof(d->dev_class), "unknown");
+	}
+	memset(&f, 0, sizeof(f));
+	f.ts_ns = ts;
+	f.dev = d;
+	memcpy(f.mac, d->mac, 6);
+	f.ip = d->ip;
+	if (is_new) {
+		f.kind = BYOD_F_ASSET_NEW;
+		emit(b, &f);
+	} else if (before != NULL) {
+		if (memcmp(before->mac, d->mac, 6) != 0) {
+			append(f.detail, sizeof(f.detail), "mac");
+			memcpy(f.old_mac, before->mac, 6);
+		}
+		if (memcmp(&before->ip, &d->ip, sizeof(d->ip)) != 0)
+			append(f.detail, sizeof(f.detail), "ip");
+		if (strcmp(before->hostname, d->hostname) != 0)
+			append(f.detail, sizeof(f.detail), "hostname");
+		if (strcmp(before->dev_class, d->dev_class) != 0 || strcmp(before->os, d->os) != 0)
+			append(f.detail, sizeof(f.detail), "os");
+		if (strcmp(before->mdns, d->mdns_name) != 0)
+			append(f.detail, sizeof(f.detail), "name");
+		if (strcmp(before->dhcp_fp, d->dhcp_fp) != 0)
+			append(f.detail, sizeof(f.detail), "dhcp_fingerprint");
+		if (strcmp(before->vclass, d->vendor_class) != 0)
+			append(f.detail, sizeof(f.detail), "vendor_class");
+		if (f.detail[0]) {
+			f.kind = BYOD_F_ASSET_CHANGE;
+			emit(b, &f);
+		}
+	}
+	policy(b, d, ts);
+}
+
+static void
+set_ip(struct byod_dev *d, const struct mm_addr *ip)
+{
+	static const uint8_t zero[4];
+	if (ip->family == 4 && memcmp(ip->addr, zero, 4) != 0)
+		d->ip = *ip;
+}
+
+/* A phone that picked a new random MAC is recognised by the same DHCP
+ * fingerprint and host name (or client id) under a random address. */
+static struct byod_dev *
+find_earlier_self(struct byod *b, const uint8_t *mac, const char *fp, const char *host,
+                  const char *cid)
+{
+	if (!mac_randomized(mac) || fp[0] == '\0' || (host[0] == '\0' && cid[0] == '\0'))
+		return NULL;
+	for (size_t i = 0; i < b->n_dev; i++) {
+		struct byod_dev *d = &b->dev[i];
+		if (!d->randomized || strcmp(d->dhcp_fp, fp) != 0)
+			continue;
+		if ((host[0] && strcasecmp(d->hostname, host) == 0) ||
+		    (cid[0] && strcmp(d->client_id, cid) == 0))
+			return d;
+	}
+	return NULL;
+}
+
+static void
+on_dhcp(struct byod *b, const struct mm_packet *pkt)
+{
+	struct mm_dhcp_msg m;
+	struct byod_dev *d;
+	struct dev_snap before;
+	char fp[BYOD_LONG], host[BYOD_STR], vc[BYOD_STR], cid[BYOD_STR];
+	int is_new = 0;
+
+	if (mm_dhcp_parse(&m, pkt->payload, pkt->payload_len) != MM_OK) {
+		b->ctr[C_DHCP_BAD]++;
+		return;
+	}
+	b->ctr[C_DHCP]++;
+	if (m.htype != 1 || m.chaddr_len != 6 || !mac_usable(m.chaddr))
+		return;
+	if (m.op == 2) {
+		/* Server replies only tell us the address a client got. */
+		if (m.msg_type == MM_DHCP_ACK && (d = dev_lookup(b, m.chaddr)) != NULL) {
+			snap(&before, d);
+			set_ip(d, &m.yiaddr);
+			d->sources |= BYOD_SRC_DHCP;
+			dev_commit(b, d, 0, &before, pkt->ts_ns);
+		}
+		return;
+	}
+	if (m.op != 1)
+		return;
+	if (mm_dhcp_fingerprint(fp, sizeof(fp), &m) < 0)
+		fp[0] = '\0';
+	mm_dhcp_text(host, sizeof(host), &m.hostname);
+	mm_dhcp_text(vc, sizeof(vc), &m.vendor_class);
+	cid[0] = '\0';
+	for (size_t i = 0; i < m.client_id.len && i * 2 + 2 < sizeof(cid); i++)
+		snprintf(cid + i * 2, 3, "%02x", m.client_id.p[i]);
+
+	d = dev_lookup(b, m.chaddr);
+	if (d == NULL && (d = find_earlier_self(b, m.chaddr, fp, host, cid)) != NULL) {
+		snap(&before, d);
+		memcpy(d->prev_mac, d->mac, 6);
+		d->has_prev = 1;
+		memcpy(d->mac, m.chaddr, 6);
+		d->mac_changes++;
+		d->last_ts = pkt->ts_ns;
+		b->ctr[C_MERGED]++;
+	} else {
+		d = dev_get(b, m.chaddr, pkt->ts_ns, &is_new);
+		snap(&before, d);
+	}
+	d->sources |= BYOD_SRC_DHCP;
+	if (fp[0])
+		snprintf(d->dhcp_fp, sizeof(d->dhcp_fp), "%s", fp);
+	if (host[0])
+		snprintf(d->hostname, sizeof(d->hostname), "%s", host);
+	if (vc[0])
+		snprintf(d->vendor_class, sizeof(d->vendor_class), "%s", vc);
+	if (cid[0])
+		snprintf(d->client_id, sizeof(d->client_id), "%s", cid);
+	set_ip(d, &m.ciaddr);
+	if (m.msg_type == MM_DHCP_REQUEST && d->ip.family == 0)
+		set_ip(d, &m.requested_ip);
+	dev_commit(b, d, is_new, &before, pkt->ts_ns);
+}
+
+struct name_ctx {
+	struct byod *b;
+	const struct mm_packet *pkt;
+	uint32_t src;
+};
+
+static void
+on_name(void *user, const char *name, const uint8_t *ip4)
+{
+	struct name_ctx *nc = user;
+	struct byod *b = nc->b;
+	struct byod_dev *d;
+	struct dev_snap before;
+	int is_new;
+
+	/* Only names the sender announces for its own address describe the
+	 * sender's device. */
+	if (ip4 == NULL || nc->pkt->src.family != 4 || memcmp(nc->pkt->src.addr, ip4, 4) != 0)
+		return;
+	b->ctr[C_NAMES]++;
+	d = dev_get(b, nc->pkt->src_mac, nc->pkt->ts_ns, &is_new);
+	snap(&before, d);
+	d->sources |= nc->src;
+	set_ip(d, &nc->pkt->src);
+	snprintf(d->mdns_name, sizeof(d->mdns_name), "%s", name);
+	if (d->hostname[0] == '\0')
+		snprintf(d->hostname, sizeof(d->hostname), "%s", name);
+	dev_commit(b, d, is_new, &before, nc->pkt->ts_ns);
+}
+
+static void
+on_http(struct byod *b, const struct mm_packet *pkt)
+{
+	const uint8_t *p = pkt->payload;
+	uint32_t n = pkt->payload_len, i, end;
+	struct byod_dev *d;
+	struct dev_snap before;
+	int is_new;
+
+	if (n < 16 || !(memcmp(p, "GET ", 4) == 0 || memcmp(p, "POST ", 5) == 0 ||
+	                memcmp(p, "HEAD ", 5) == 0))
+		return;
+	if (n > 4096)
+		n = 4096;
+	for (i = 0; i + 12 < n; i++) {
+		if (p[i] != '\n' || strncasecmp((const char *)p + i + 1, "User-Agent:", 11) != 0)
+			continue;
+		i += 12;
+		while (i < n && p[i] == ' ')
+			i++;
+		for (end = i; end < n && p[end] != '\r' && p[end] != '\n'; end++)
+			;
+		if (end == i)
+			return;
+		d = dev_get(b, pkt->src_mac, pkt->ts_ns, &is_new);
+		snap(&before, d);
+		d->sources |= BYOD_SRC_HTTP;
+		set_ip(d, &pkt->src);
+		{
+			struct mm_dhcp_bytes ua = {p + i, (uint8_t)(end - i > 255 ? 255 : end - i)};
+			mm_dhcp_text(d->user_agent, sizeof(d->user_agent), &ua);
+		}
+		b->ctr[C_HTTP_UA]++;
+		dev_commit(b, d, is_new, &before, pkt->ts_ns);
+		return;
+	}
+}
+
+static void
+on_push(struct byod *b, const struct mm_packet *pkt)
+{
+	struct byod_dev *d = dev_lookup(b, pkt->src_mac);
+	struct dev_snap before;
+
+	/* Only devices already in the inventory: a SYN alone does not make
+	 * one, and the policy re-runs with the extra evidence. */
+	if (d == NULL || (d->sources & BYOD_SRC_PUSH))
+		return;
+	snap(&before, d);
+	d->sources |= BYOD_SRC_PUSH;
+	set_ip(d, &pkt->src);
+	dev_commit(b, d, 0, &before, pkt->ts_ns);
+}
+
+/* --- arpwatch ----------------------------------------------------------- */
+
+static struct arp_ent *
+arp_slot(struct byod *b, const uint8_t *ip)
+{
+	size_t i, old;
+
+	for (i = 0; i < b->n_arp; i++)
+		if (memcmp(b->arp[i].ip, ip, 4) == 0)
+			return &b->arp[i];
+	if (b->n_arp < b->cfg.max_arp)
+		return &b->arp[b->n_arp++];
+	for (i = 1, old = 0; i < b->n_arp; i++)
+		if (b->arp[i].last_ts < b->arp[old].last_ts)
+			old = i;
+	b->ctr[C_ARP_EVICT]++;
+	return &b->arp[old];
+}
+
+static void
+arp_finding(struct byod *b, int kind, const struct arp_ent *e, const uint8_t *old, uint64_t ts)
+{
+	struct byod_finding f;
+
+	memset(&f, 0, sizeof(f));
+	f.kind = kind;
+	f.ts_ns = ts;
+	memcpy(f.mac, e->mac, 6);
+	if (old != NULL)
+		memcpy(f.old_mac, old, 6);
+	f.ip.family = 4;
+	memcpy(f.ip.addr, e->ip, 4);
+	f.dev = dev_lookup(b, e->mac);
+	emit(b, &f);
+}
+
+static void
+on_arp(struct byod *b, const struct mm_packet *pkt)
+{
+	static const uint8_t zero4[4];
+	const uint8_t *mac = pkt->arp_sha, *ip = pkt->arp_spa.addr;
+	struct arp_ent *e;
+	uint64_t ts = pkt->ts_ns;
+	size_t i;
+	int is_new;
+
+	b->ctr[C_ARP]++;
+	if (!mac_usable(mac) || pkt->arp_spa.family != 4 || memcmp(ip, zero4, 4) == 0)
+		return;
+	/* The inventory learns the station too. */
+	{
+		struct byod_dev *d = dev_get(b, mac, ts, &is_new);
+		struct dev_snap before;
+		snap(&before, d);
+		d->sources |= BYOD_SRC_ARP;
+		set_ip(d, &pkt->arp_spa);
+		dev_commit(b, d, is_new, &before, ts);
+	}
+	for (i = 0; i < b->n_arp; i++)
+		if (memcmp(b->arp[i].ip, ip, 4) == 0)
+			break;
+	if (i == b->n_arp) {
+		e = arp_slot(b, ip);
+		memset(e, 0, sizeof(*e));
+		memcpy(e->ip, ip, 4);
+		memcpy(e->mac, mac, 6);
+		e->first_ts = e->last_ts = ts;
+		if (b->cfg.arp_report_new) {
+			arp_finding(b, BYOD_F_ARP_NEW, e, NULL, ts);
+		}
+	} else {
+		e = &b->arp[i];
+		if (memcmp(e->mac, mac, 6) != 0) {
+			uint8_t old[6];
+			int flip = e->has_prev && memcmp(e->prev_mac, mac, 6) == 0 &&
+			           within(ts, e->changed_ts, b->cfg.arp_flipflop_ns);
+			memcpy(old, e->mac, 6);
+			memcpy(e->prev_mac, e->mac, 6);
+			e->has_prev = 1;
+			memcpy(e->mac, mac, 6);
+			e->changed_ts = ts;
+			if (e->last_alert != 0 &&
+			    within(ts, e->last_alert, b->cfg.arp_suppress_ns)) {
+				b->ctr[C_SUPPRESSED]++;
+			} else {
+				e->last_alert = ts;
+				arp_finding(b, flip ? BYOD_F_ARP_FLIPFLOP : BYOD_F_ARP_CHANGED, e,
+				            old, ts);
+			}
+		}
+		e->last_ts = ts;
+	}
+	/* One station answering for several addresses at once is how ARP
+	 * poisoning looks from outside: the attacker claims the gateway's
+	 * address with the MAC it also uses for its own. */
+	for (i = 0; i < b->n_arp; i++) {
+		struct arp_ent *o = &b->arp[i];
+		if (o == e || memcmp(o->mac, mac, 6) != 0 ||
+		    !within(ts, o->last_ts, b->cfg.arp_flipflop_ns))
+			continue;
+		if (e->multi_alert != 0 && within(ts, e->multi_alert, b->cfg.arp_suppress_ns)) {
+			b->ctr[C_SUPPRESSED]++;
+			break;
+		}
+		e->multi_alert = ts;
+		o->multi_alert = ts;
+		{
+			struct byod_finding f;
+			char ipb[MM_ADDR_STRLEN];
+			struct mm_addr oa = {.family = 4};
+			memset(&f, 0, sizeof(f));
+			f.kind = BYOD_F_ARP_MULTI_IP;
+			f.ts_ns = ts;
+			memcpy(f.mac, mac, 6);
+			f.ip.family = 4;
+			memcpy(f.ip.addr, ip, 4);
+			memcpy(oa.addr, o->ip, 4);
+			snprintf(f.detail, sizeof(f.detail), "%s", mm_addr_format(ipb, &oa));
+			f.dev = dev_lookup(b, mac);
+			emit(b, &f);
+		}
+		break;
+	}
+}
+
+/* --- rogue Wi-Fi -------------------------------------------------------- */
+
+static struct ap_ent *
+ap_get(struct byod *b, const uint8_t *bssid, uint64_t ts, int *is_new)
+{
+	size_t i, old = SIZE_MAX;
+
+	*is_new = 0;
+	for (i = 0; i < b->n_ap; i++)
+		if (memcmp(b->ap[i].ap.bssid, bssid, 6) == 0)
+			return &b->ap[i];
+	*is_new = 1;
+	if (b->n_ap < b->cfg.max_aps) {
+		i = b->n_ap++;
+	} else {
+		/* Replace the longest-silent AP that is not one of ours, so a
+		 * flood of fake beacons cannot push the company's APs out. */
+		for (i = 0; i < b->n_ap; i++)
+			if (!b->ap[i].ap.company &&
+			    (old == SIZE_MAX || b->ap[i].ap.last_ts < b->ap[old].ap.last_ts))
+				old = i;
+		i = old == SIZE_MAX ? 0 : old;
+		b->ctr[C_AP_EVICT]++;
+	}
+	memset(&b->ap[i], 0, sizeof(b->ap[i]));
+	memcpy(b->ap[i].ap.bssid, bssid, 6);
+	b->ap[i].ap.first_ts = ts;
+	return &b->ap[i];
+}
+
+static int
+rate_ok(struct byod *b, struct ap_ent *e, int kind, uint64_t ts)
+{
+	if (e->last_alert[kind] != 0 && within(ts, e->last_alert[kind], b->cfg.alert_interval_ns)) {
+		b->ctr[C_SUPPRESSED]++;
+		return 0;
+	}
+	e->last_alert[kind] = ts;
+	return 1;
+}
+
+static void
+ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score,
+           const char *detail)
+{
+	struct byod_finding f;
+
+	if (!rate_ok(b, e, kind, ts))
+		return;
+	memset(&f, 0, sizeof(f));
+	f.kind = kind;
+	f.ts_ns = ts;
+	f.ap = &e->ap;
+	memcpy(f.mac, e->ap.bssid, 6);
+	f.score = score;
+	if (detail != NULL)
+		snprintf(f.detail, sizeof(f.detail), "%s", detail);
+	emit(b, &f);
+}
+
+static int
+company_index(const struct byod *b, const struct byod_ap *ap)
+{
+	for (size_t i = 0; i < b->cfg.n_company_ssid; i++)
+		if (strlen(b->cfg.company_ssid[i]) == ap->ssid_len &&
+		    memcmp(b->cfg.company_ssid[i], ap->ssid_raw, ap->ssid_len) == 0)
+			return (int)i;
+	return -1;
+}
+
+static int
+bssid_authorized(const struct byod *b, const uint8_t *bssid)
+{
+	for (size_t i = 0; i < b->cfg.n_auth_bssid; i++)
+		if (memcmp(b->cfg.auth_bssid[i], bssid, 6) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+on_beacon(struct byod *b, const struct mm_packet *pkt)
+{
+	struct byod_ap nap;
+	struct ap_ent *e;
+	uint64_t ts = pkt->ts_ns;
+	int is_new, ci, r, ssid_changed;
+	char detail[BYOD_LONG];
+
+	r = byod_wlan_parse(&nap, pkt);
+	if (r < 0)
+		return;
+	b->ctr[C_BEACONS]++;
+	e = ap_get(b, nap.bssid, ts, &is_new);
+	if (!is_new && pkt->wlan_subtype == MM_WLAN_BEACON) {
+		if (e->ap.channel && nap.channel && e->ap.channel != nap.channel) {
+			snprintf(detail, sizeof(detail), "%u>%u", e->ap.channel, nap.channel);
+			e->ap.channel = nap.channel;
+			ap_finding(b, e, BYOD_F_WIFI_CHANNEL, ts, 0, detail);
+		}
+		if (e->ap.beacon_int && nap.beacon_int && e->ap.beacon_int != nap.beacon_int) {
+			snprintf(detail, sizeof(detail), "%u>%u", e->ap.beacon_int, nap.beacon_int);
+			e->ap.beacon_int = nap.beacon_int;
+			ap_finding(b, e, BYOD_F_WIFI_BEACON_INT, ts, 0, detail);
+		}
+	}
+	if (!is_new && e->ap.ssid_len == nap.ssid_len &&
+	    memcmp(e->ap.ssid_raw, nap.ssid_raw, nap.ssid_len) == 0 && nap.enc < e->ap.enc) {
+		snprintf(detail, sizeof(detail), "%s>%s", byod_enc_name(e->ap.enc),
+		         byod_enc_name(nap.enc));
+		e->ap.enc = nap.enc;
+		ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, detail);
+	}
+	/* Keep what we learnt; hidden SSIDs in probe responses fill in. */
+	ssid_changed = is_new || e->ap.ssid_len != nap.ssid_len ||
+	               memcmp(e->ap.ssid_raw, nap.ssid_raw, nap.ssid_len) != 0;
+	if (r == 0 && (nap.ssid_len > 0 || e->ap.ssid_len == 0)) {
+		memcpy(e->ap.ssid, nap.ssid, sizeof(nap.ssid));
+		memcpy(e->ap.ssid_raw, nap.ssid_raw, sizeof(nap.ssid_raw));
+		e->ap.ssid_len = nap.ssid_len;
+	}
+	if (nap.channel)
+		e->ap.channel = nap.channel;
+	if (nap.beacon_int && pkt->wlan_subtype == MM_WLAN_BEACON)
+		e->ap.beacon_int = nap.beacon_int;
+	e->ap.enc = nap.enc;
+	e->ap.privacy = nap.privacy;
+	if (nap.signal)
+		e->ap.signal = nap.signal;
+	e->ap.beacons++;
+	e->ap.last_ts = ts;
+
+	ci = company_index(b, &e->ap);
+	e->ap.company = ci >= 0;
+	e->ap.authorized = (uint8_t)bssid_authorized(b, e->ap.bssid);
+	if (ci >= 0) {
+		if (e->ap.authorized) {
+			if (e->ap.enc > b->company_best_enc[ci])
+				b->company_best_enc[ci] = e->ap.enc;
+		} else if (b->cfg.n_auth_bssid > 0) {
+			ap_finding(b, e, BYOD_F_WIFI_EVIL_TWIN, ts, 0, b->cfg.company_ssid[ci]);
+		}
+		if (e->ap.enc < b->company_best_enc[ci]) {
+			snprintf(detail, sizeof(detail), "%s>%s",
+			         byod_enc_name(b->company_best_enc[ci]), byod_enc_name(e->ap.enc));
+			ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, detail);
+		}
+		return;
+	}
+	/* The similarity only changes with the SSID. */
+	if (e->ap.ssid_len > 0 && ssid_changed) {
+		for (size_t i = 0; i < b->cfg.n_company_ssid; i++) {
+			double s = byod_ssid_similarity(e->ap.ssid, b->cfg.company_ssid[i]);
+			if (s >= b->cfg.lookalike_min) {
+				ap_finding(b, e, BYOD_F_WIFI_LOOKALIKE, ts, s,
+				           b->cfg.company_ssid[i]);
+				break;
+			}
+		}
+	}
+	if (!e->ap.authorized && e->ap.signal != 0 && e->ap.signal >= b->cfg.strong_dbm)
+		ap_finding(b, e, BYOD_F_WIFI_STRONG, ts, e->ap.signal, NULL);
+}
+
+static void
+on_deauth(struct byod *b, const struct mm_packet *pkt)
+{
+	const uint8_t *bssid = pkt->wlan_bssid ? pkt->wlan_bssid : pkt->wlan_addr2;
+	struct ap_ent *e;
+	uint64_t ts = pkt->ts_ns;
+	int is_new;
+
+	b->ctr[C_DEAUTH]++;
+	if (bssid == NULL)
+		return;
+	e = ap_get(b, bssid, ts, &is_new);
+	if (is_new)
+		e->ap.last_ts = ts;
+	if (!within(ts, e->ap.deauth_win, NS)) {
+		e->ap.deauth_win = ts;
+		e->ap.deauth_count = 0;
+	}
+	e->ap.deauth_count++;
+	if (e->ap.deauth_count == b->cfg.deauth_per_s + 1)
+		ap_finding(b, e, BYOD_F_WIFI_DEAUTH_FLOOD, ts, e->ap.deauth_count, NULL);
+}
+
+/* --- dispatch ----------------------------------------------------------- */
+
+void
+byod_packet(struct byod *b, const struct mm_packet *pkt)
+{
+	b->ctr[C_PACKETS]++;
+	if (pkt->layers & MM_L_WLAN) {
+		if (pkt->wlan_type != MM_WLAN_MGMT)
+			return;
+		b->ctr[C_WLAN_MGMT]++;
+		if (pkt->wlan_subtype == MM_WLAN_BEACON || pkt->wlan_subtype == MM_WLAN_PROBE_RESP)
+			on_beacon(b, pkt);
+		else if (pkt->wlan_subtype == MM_WLAN_DEAUTH ||
+		         pkt->wlan_subtype == MM_WLAN_DISASSOC)
+			on_deauth(b, pkt);
+		return;
+	}
+	if (pkt->layers & MM_L_ARP) {
+		on_arp(b, pkt);
+		return;
+	}
+	if (pkt->src_mac == NULL || !mac_usable(pkt->src_mac))
+		return;
+	if (pkt->layers & MM_L_UDP) {
+		if ((pkt->sport == 68 && pkt->dport == 67) ||
+		    (pkt->sport == 67 && pkt->dport == 68) ||
+		    (pkt->sport == 67 && pkt->dport == 67)) {
+			on_dhcp(b, pkt);
+		} else if (pkt->sport == 5353 || pkt->sport == 5355 || pkt->sport == 137) {
+			struct name_ctx nc = {b, pkt,
+			                      pkt->sport == 5353   ? BYOD_SRC_MDNS
+			                      : pkt->sport == 5355 ? BYOD_SRC_LLMNR
+			                                           : BYOD_SRC_NBNS};
+			byod_dns_names(pkt->payload, pkt->payload_len, pkt->sport == 137, on_name,
+			               &nc);
+		}
+	} else if (pkt->layers & MM_L_TCP) {
+		if ((pkt->tcp_flags & (MM_TCP_SYN | MM_TCP_ACK)) == MM_TCP_SYN &&
+		    (pkt->dport == 5223 || (pkt->dport >= 5228 && pkt->dport <= 5230)))
+			on_push(b, pkt);
+		else if (pkt->payload_len > 0)
+			on_http(b, pkt);
+	}
+}
+
+/* --- persistence -------------------------------------------------------- */
+
+int
+byod_save(const struct byod *b, const char *path)
+{
+	char tmp[4096], m1[MM_MAC_STRLEN], m2[MM_MAC_STRLEN], ip[MM_ADDR_STRLEN];
+	FILE *f;
+	int rc = MM_OK;
+
+	/* Written to a temporary file and renamed, so a crash never leaves
+	 * half an inventory behind. */
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return MM_ERR_INVAL;
+	f = fopen(tmp, "w");
+	if (f == NULL)
+		return MM_ERR_IO;
+	fprintf(f, "# mimamori byod inventory v1\n");
+	for (size_t i = 0; i < b->n_dev; i++) {
+		const struct byod_dev *d = &b->dev[i];
+		fprintf(f,
+		        "%s\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%u\t%"
+		        "u\t%u\n",
+		        mm_mac_format(m1, d->mac),
+		        d->has_prev ? mm_mac_format(m2, d->prev_mac) : "-", d->randomized,
+		        d->ip.family ? mm_addr_format(ip, &d->ip) : "-",
+		        d->vendor[0] ? d->vendor : "-", d->hostname[0] ? d->hostname : "-",
+		        d->dev_class[0] ? d->dev_class : "-", d->os[0] ? d->os : "-",
+		        d->class_how[0] ? d->class_how : "-", d->dhcp_fp[0] ? d->dhcp_fp : "-",
+		        d->vendor_class[0] ? d->vendor_class : "-",
+		        d->client_id[0] ? d->client_id : "-", d->mdns_name[0] ? d->mdns_name : "-",
+		        d->user_agent[0] ? d->user_agent : "-", (unsigned long long)d->first_ts,
+		        (unsigned long long)d->last_ts, d->sources, d->mac_changes, d->alerted);
+	}
+	if (fclose(f) != 0)
+		rc = MM_ERR_IO;
+	if (rc == MM_OK && rename(tmp, path) != 0)
+		rc = MM_ERR_IO;
+	if (rc != MM_OK)
+		remove(tmp);
+	return rc;
+}
+
+static void
+field(char *out, size_t outsz, const char *s)
+{
+	snprintf(out, outsz, "%s", strcmp(s, "-") == 0 ? "" : s);
+}
+
+int
+byod_load(struct byod *b, const char *path)
+{
+	char line[2048];
+	FILE *f = fopen(path, "r");
+	int loaded = 0;
+
+	if (f == NULL)
+		return MM_ERR_NOTFOUND;
+	while (fgets(line, sizeof(line), f) != NULL && b->n_dev < b->cfg.max_devices) {
+		char *v[19], *save = NULL, *p;
+		struct byod_dev *d;
+		struct mm_addr ip;
+		uint8_t mac[6];
+		int n = 0;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#')
+			continue;
+		for (p = strtok_r(line, "\t", &save); p != NULL && n < 19;
+		     p = strtok_r(NULL, "\t", &save))
+			v[n++] = p;
+		if (n != 19 || parse_mac(mac, v[0]) != MM_OK || dev_lookup(b, mac) != NULL)
+			continue;
+		d = &b->dev[b->n_dev++];
+		memset(d, 0, sizeof(*d));
+		memcpy(d->mac, mac, 6);
+		d->has_prev = parse_mac(d->prev_mac, v[1]) == MM_OK;
+		d->randomized = (uint8_t)mac_randomized(mac);
+		if (strcmp(v[3], "-") != 0 && mm_addr_parse(&ip, v[3]) == MM_OK)
+			d->ip = ip;
+		field(d->vendor, sizeof(d->vendor), v[4]);
+		field(d->hostname, sizeof(d->hostname), v[5]);
+		field(d->dev_class, sizeof(d->dev_class), v[6]);
+		field(d->os, sizeof(d->os), v[7]);
+		field(d->class_how, sizeof(d->class_how), v[8]);
+		field(d->dhcp_fp, sizeof(d->dhcp_fp), v[9]);
+		field(d->vendor_class, sizeof(d->vendor_class), v[10]);
+		field(d->client_id, sizeof(d->client_id), v[11]);
+		field(d->mdns_name, sizeof(d->mdns_name), v[12]);
+		field(d->user_agent, sizeof(d->user_agent), v[13]);
+		d->first_ts = strtoull(v[14], NULL, 10);
+		d->last_ts = strtoull(v[15], NULL, 10);
+		d->sources = (uint32_t)strtoul(v[16], NULL, 10);
+		d->mac_changes = (uint32_t)strtoul(v[17], NULL, 10);
+		d->alerted = (uint8_t)(strtoul(v[18], NULL, 10) != 0);
+		loaded++;
+	}
+	fclose(f);
+	return loaded;
+}

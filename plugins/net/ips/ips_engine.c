@@ -1,0 +1,1048 @@
+/*
+ * The ips detection engine (ips worker, replay, tests): per packet it
+ * updates the flow table, parses the application layer (DNS, TLS
+ * ClientHello, HTTP request), checks reputation, runs the Aho-Corasick
+ * prefilter over every buffer the packet has, and fully verifies only the
+ * rules whose fast pattern occurred (plus the few rules without content).
+ * Verification covers the header, flow, flags, dsize, flowbits and the
+ * content/pcre chain with relative modifiers (bounded backtracking); then
+ * thresholds and detection filters decide whether an alert is raised.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ips_ac.h"
+#include "ips_app.h"
+#include "ips_engine.h"
+#include "ips_rep.h"
+#include "ips_scan.h"
+#include "mimamori/error.h"
+
+#define MAX_STEPS 4096
+#define THR_PROBE 8
+#define MAX_TCFG 4096
+
+enum { FB_SET = 1, FB_UNSET, FB_TOGGLE, FB_ISSET, FB_ISNOTSET };
+
+/* Per-flow state the engine keeps in mm_flow.user. */
+struct fstate {
+	int app;
+	int pass;
+	uint8_t *bits; /* flowbits */
+	uint32_t nbits;
+};
+
+struct thr_ent {
+	uint32_t sid, gid;
+	uint8_t kind; /* 0 rule threshold, 1 detection filter, 2 rate filter */
+	struct mm_addr a, b;
+	uint64_t start_ns;
+	uint32_t count;
+	uint64_t until_ns; /* rate_filter: new action active until */
+	int used;
+};
+
+enum { TC_SUPPRESS = 1, TC_THRESHOLD, TC_RATE };
+
+struct tcfg {
+	int kind;
+	uint32_t gid, sid; /* sid 0: every rule */
+	struct ips_thr thr;
+	int has_ip;
+	struct ips_addrset ip;
+	int new_action;
+	uint32_t timeout;
+};
+
+struct compiled {
+	struct ips_ruleset *rs;
+	struct ips_ac *ac[IPS_BUF__COUNT];
+	uint32_t *pat_rule[IPS_BUF__COUNT];
+	uint32_t npat[IPS_BUF__COUNT];
+	uint32_t *nofp; /* rules without a fast pattern */
+	uint32_t nnofp;
+	uint32_t *stamp;
+	uint32_t gen;
+	uint32_t *cand;
+	uint32_t ncand;
+};
+
+struct ips_engine {
+	struct ips_engine_opts o;
+	ips_alert_cb cb;
+	void *user;
+	struct mm_flow_table *flows;
+	struct compiled *c;
+	struct ips_rep *rep;
+	struct ips_scan *scan;
+	struct thr_ent *thr;
+	uint32_t nthr;
+	struct tcfg *tc;
+	size_t ntc;
+	struct ips_engine_stats st;
+	uint64_t now;
+};
+
+/* ---- flows --------------------------------------------------------- */
+
+static void
+flow_end(void *user, struct mm_flow *f, int reason)
+{
+	struct ips_engine *e = user;
+	struct fstate *fs = f->user;
+
+	if (e->scan && f->proto == 6 && f->tcp_seen_syn) {
+		int rej = f->outcome == MM_FLOW_REFUSED_RST || f->outcome == MM_FLOW_REFUSED_ICMP ||
+		          f->outcome == MM_FLOW_UNANSWERED ||
+		          (f->outcome == MM_FLOW_PENDING && f->pkts[MM_FLOW_TO_CLIENT] == 0);
+		ips_scan_attempt(e->scan, f, rej, e->cb, e->user);
+	} else if (e->scan && f->proto == 17 && f->outcome == MM_FLOW_REFUSED_ICMP) {
+		ips_scan_attempt(e->scan, f, 1, e->cb, e->user);
+	}
+	if (fs) {
+		free(fs->bits);
+		free(fs);
+	}
+	f->user = NULL;
+}
+
+int
+ips_engine_new(struct ips_engine **out, const struct ips_engine_opts *opts, ips_alert_cb cb,
+               void *user)
+{
+	struct ips_engine *e = calloc(1, sizeof(*e));
+	struct mm_flow_table_opts fo;
+	int rc;
+
+	if (e == NULL)
+		return MM_ERR_NOMEM;
+	if (opts)
+		e->o = *opts;
+	e->cb = cb;
+	e->user = user;
+	memset(&fo, 0, sizeof(fo));
+	fo.size = sizeof(fo);
+	fo.max_flows = e->o.max_flows;
+	fo.on_end = flow_end;
+	fo.user = e;
+	rc = mm_flow_table_new(&e->flows, &fo);
+	if (rc != MM_OK)
+		goto fail;
+	if (e->o.scan_enabled && (rc = ips_scan_new(&e->scan, &e->o.scan)) != MM_OK)
+		goto fail;
+	e->nthr = e->o.max_thresholds ? e->o.max_thresholds : 65536;
+	e->thr = calloc(e->nthr, sizeof(*e->thr));
+	if (e->thr == NULL) {
+		rc = MM_ERR_NOMEM;
+		goto fail;
+	}
+	*out = e;
+	return MM_OK;
+fail:
+	ips_engine_free(e);
+	return rc;
+}
+
+static void
+compiled_free(struct compiled *c)
+{
+	int b;
+
+	if (c == NULL)
+		return;
+	for (b = 0; b < IPS_BUF__COUNT; b++) {
+		ips_ac_free(c->ac[b]);
+		free(c->pat_rule[b]);
+	}
+	free(c->nofp);
+	free(c->stamp);
+	free(c->cand);
+	ips_ruleset_free(c->rs);
+	free(c);
+}
+
+static void
+tcfg_free(struct ips_engine *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->ntc; i++) {
+		free(e->tc[i].ip.inc);
+		free(e->tc[i].ip.exc);
+	}
+	free(e->tc);
+	e->tc = NULL;
+	e->ntc = 0;
+}
+
+void
+ips_engine_free(struct ips_engine *e)
+{
+	if (e == NULL)
+		return;
+	mm_flow_table_free(e->flows);
+	ips_scan_free(e->scan);
+	compiled_free(e->c);
+	ips_rep_free(e->rep);
+	tcfg_free(e);
+	free(e->thr);
+	free(e);
+}
+
+int
+ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
+{
+	struct compiled *c = calloc(1, sizeof(*c));
+	size_t i;
+	int b, rc = MM_ERR_NOMEM;
+
+	if (c == NULL) {
+		ips_ruleset_free(rs);
+		return MM_ERR_NOMEM;
+	}
+	c->rs = rs;
+	c->stamp = calloc(rs->n + 1, sizeof(*c->stamp));
+	c->cand = calloc(rs->n + 1, sizeof(*c->cand));
+	c->nofp = calloc(rs->n + 1, sizeof(*c->nofp));
+	if (!c->stamp || !c->cand || !c->nofp)
+		goto fail;
+	for (b = 0; b < IPS_BUF__COUNT; b++) {
+		if ((rc = ips_ac_new(&c->ac[b])) != MM_OK)
+			goto fail;
+		c->pat_rule[b] = calloc(rs->n + 1, sizeof(uint32_t));
+		if (c->pat_rule[b] == NULL) {
+			rc = MM_ERR_NOMEM;
+			goto fail;
+		}
+	}
+	for (i = 0; i < rs->n; i++) {
+		struct ips_rule *r = rs->rules[i];
+		if (r->fp < 0) {
+			c->nofp[c->nnofp++] = (uint32_t)i;
+			continue;
+		}
+		b = r->opts[r->fp].buf;
+		rc = ips_ac_add(c->ac[b], r->opts[r->fp].pat, r->opts[r->fp].len, c->npat[b]);
+		if (rc != MM_OK)
+			goto fail;
+		c->pat_rule[b][c->npat[b]++] = (uint32_t)i;
+	}
+	for (b = 0; b < IPS_BUF__COUNT; b++)
+		if ((rc = ips_ac_build(c->ac[b])) != MM_OK)
+			goto fail;
+	/* Flow state of the old rules refers to old flowbit numbers: the
+	 * table keeps its flows, each gets fresh bits on its next packet. */
+	compiled_free(e->c);
+	e->c = c;
+	return MM_OK;
+fail:
+	compiled_free(c);
+	return rc;
+}
+
+void
+ips_engine_set_rep(struct ips_engine *e, struct ips_rep *rep)
+{
+	ips_rep_free(e->rep);
+	e->rep = rep;
+}
+
+const struct ips_engine_stats *
+ips_engine_stats(const struct ips_engine *e)
+{
+	return &e->st;
+}
+
+const struct ips_ruleset *
+ips_engine_rules(const struct ips_engine *e)
+{
+	return e->c ? e->c->rs : NULL;
+}
+
+const struct mm_flow_stats *
+ips_engine_flow_stats(const struct ips_engine *e)
+{
+	return mm_flow_table_stats(e->flows);
+}
+
+/* ---- threshold.config ------------------------------------------------- */
+
+static char *
+trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static int
+tcfg_line(struct tcfg *t, char *line)
+{
+	char *kw = line, *rest, *tok, *save = NULL;
+
+	rest = line;
+	while (*rest && !isspace((unsigned char)*rest))
+		rest++;
+	if (*rest)
+		*rest++ = 0;
+	memset(t, 0, sizeof(*t));
+	if (strcmp(kw, "suppress") == 0)
+		t->kind = TC_SUPPRESS;
+	else if (strcmp(kw, "threshold") == 0 || strcmp(kw, "event_filter") == 0)
+		t->kind = TC_THRESHOLD;
+	else if (strcmp(kw, "rate_filter") == 0)
+		t->kind = TC_RATE;
+	else
+		return -1;
+	t->thr.track = IPS_TRACK_RULE;
+	for (tok = strtok_r(rest, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *k = trim(tok), *v = k;
+		while (*v && !isspace((unsigned char)*v))
+			v++;
+		if (*v)
+			*v++ = 0;
+		v = trim(v);
+		if (strcmp(k, "gen_id") == 0)
+			t->gid = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(k, "sig_id") == 0)
+			t->sid = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(k, "type") == 0)
+			t->thr.type = strcmp(v, "limit") == 0       ? IPS_THR_LIMIT
+			              : strcmp(v, "threshold") == 0 ? IPS_THR_THRESHOLD
+			              : strcmp(v, "both") == 0      ? IPS_THR_BOTH
+			                                            : -1;
+		else if (strcmp(k, "track") == 0)
+			t->thr.track = strcmp(v, "by_src") == 0    ? IPS_TRACK_SRC
+			               : strcmp(v, "by_dst") == 0  ? IPS_TRACK_DST
+			               : strcmp(v, "by_both") == 0 ? IPS_TRACK_BOTH
+			                                           : IPS_TRACK_RULE;
+		else if (strcmp(k, "count") == 0)
+			t->thr.count = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(k, "seconds") == 0)
+			t->thr.seconds = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(k, "timeout") == 0)
+			t->timeout = (uint32_t)strtoul(v, NULL, 10);
+		else if (strcmp(k, "new_action") == 0)
+			t->new_action = strcmp(v, "drop") == 0 || strcmp(v, "reject") == 0
+			                        ? IPS_DROP
+			                : strcmp(v, "pass") == 0 ? IPS_PASS
+			                                         : IPS_ALERT;
+		else if (strcmp(k, "ip") == 0) {
+			struct ips_cidr c;
+			if (ips_cidr_parse(&c, v) != MM_OK)
+				return -1;
+			t->ip.inc = malloc(sizeof(c));
+			if (t->ip.inc == NULL)
+				return -1;
+			t->ip.inc[0] = c;
+			t->ip.ninc = 1;
+			t->has_ip = 1;
+		} else
+			return -1;
+	}
+	if (t->kind != TC_SUPPRESS && (t->thr.count == 0 || t->thr.type < 0))
+		return -1;
+	if (t->kind == TC_RATE)
+		t->thr.type = IPS_THR_DF;
+	return 0;
+}
+
+int
+ips_engine_load_thresholds(struct ips_engine *e, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int lineno = 0;
+	struct tcfg *nt = NULL;
+	size_t n = 0;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? MM_ERR_NOTFOUND : MM_ERR_IO;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *s = trim(line);
+		struct tcfg t, *g;
+		lineno++;
+		if (*s == 0 || *s == '#')
+			continue;
+		if (tcfg_line(&t, s) != 0 || n >= MAX_TCFG) {
+			free(t.ip.inc);
+			snprintf(err, errlen, "%s:%d: bad threshold line", path, lineno);
+			for (size_t i = 0; i < n; i++)
+				free(nt[i].ip.inc);
+			free(nt);
+			fclose(f);
+			return MM_ERR_PARSE;
+		}
+		g = realloc(nt, (n + 1) * sizeof(*g));
+		if (g == NULL) {
+			free(t.ip.inc);
+			fclose(f);
+			free(nt);
+			return MM_ERR_NOMEM;
+		}
+		nt = g;
+		nt[n++] = t;
+	}
+	fclose(f);
+	tcfg_free(e);
+	e->tc = nt;
+	e->ntc = n;
+	return MM_OK;
+}
+
+/* ---- thresholds ------------------------------------------------------ */
+
+static struct thr_ent *
+thr_get(struct ips_engine *e, const struct ips_rule *r, int kind, int track,
+        const struct mm_packet *p, uint64_t now)
+{
+	struct thr_ent key;
+	uint64_t h = (uint64_t)r->sid * 0x9e3779b97f4a7c15ull ^ (uint64_t)kind << 56;
+	uint32_t i, best = 0;
+	uint64_t oldest = UINT64_MAX;
+
+	memset(&key, 0, sizeof(key));
+	key.sid = r->sid;
+	key.gid = r->gid;
+	key.kind = (uint8_t)kind;
+	if (track == IPS_TRACK_SRC || track == IPS_TRACK_BOTH)
+		key.a = p->src;
+	if (track == IPS_TRACK_DST)
+		key.a = p->dst;
+	if (track == IPS_TRACK_BOTH)
+		key.b = p->dst;
+	for (i = 0; i < 16; i++)
+		h = (h ^ key.a.addr[i] ^ (uint64_t)key.b.addr[i] << 8) * 0x100000001b3ull;
+	for (i = 0; i < THR_PROBE; i++) {
+		struct thr_ent *t = &e->thr[(h + i) % e->nthr];
+		if (t->used && t->sid == key.sid && t->gid == key.gid && t->kind == key.kind &&
+		    memcmp(&t->a, &key.a, sizeof(key.a)) == 0 &&
+		    memcmp(&t->b, &key.b, sizeof(key.b)) == 0)
+			return t;
+		if (!t->used) {
+			best = i;
+			oldest = 0;
+			break;
+		}
+		if (t->start_ns < oldest) {
+			oldest = t->start_ns;
+			best = i;
+		}
+	}
+	if (oldest != 0)
+		e->st.threshold_table_full++;
+	{
+		struct thr_ent *t = &e->thr[(h + best) % e->nthr];
+		*t = key;
+		t->used = 1;
+		t->start_ns = now;
+		return t;
+	}
+}
+
+/* Returns 1 when an alert should be raised. */
+static int
+thr_check(struct ips_engine *e, const struct ips_rule *r, const struct ips_thr *th, int kind,
+          const struct mm_packet *p, uint64_t now)
+{
+	struct thr_ent *t = thr_get(e, r, kind, th->track, p, now);
+	uint64_t win = (uint64_t)th->seconds * 1000000000ull;
+
+	if (now - t->start_ns >= win && t->count > 0) {
+		t->start_ns = now;
+		t->count = 0;
+	}
+	t->count++;
+	switch (th->type) {
+	case IPS_THR_LIMIT:
+		return t->count <= th->count;
+	case IPS_THR_THRESHOLD:
+		if (t->count >= th->count) {
+			t->count = 0;
+			return 1;
+		}
+		return 0;
+	case IPS_THR_BOTH:
+		return t->count == th->count;
+	case IPS_THR_DF:
+		return t->count > th->count;
+	default:
+		return 1;
+	}
+}
+
+/* ---- verification ---------------------------------------------------- */
+
+struct pctx {
+	const struct mm_packet *pkt;
+	struct mm_flow *flow;
+	int dir;
+	struct fstate *fs;
+	const uint8_t *buf[IPS_BUF__COUNT];
+	uint32_t len[IPS_BUF__COUNT];
+	uint32_t steps;
+};
+
+static int
+bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n, int nocase)
+{
+	uint32_t i;
+
+	if (!nocase)
+		return memcmp(a, b, n) == 0;
+	for (i = 0; i < n; i++)
+		if (tolower(a[i]) != tolower(b[i]))
+			return 0;
+	return 1;
+}
+
+static int match_from(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev);
+
+static int
+match_content(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev)
+{
+	const struct ips_opt *o = &r->opts[i];
+	const uint8_t *b = x->buf[o->buf];
+	int64_t len = x->len[o->buf], start = 0, end = len, pos;
+	int32_t next[IPS_BUF__COUNT];
+
+	if (o->relative) {
+		start = prev[o->buf] + (o->has_distance ? o->distance : 0);
+		if (o->has_within)
+			end = (int64_t)prev[o->buf] + (o->has_distance ? o->distance : 0) +
+			      o->within;
+		if (o->has_depth)
+			end = start + o->depth < end ? start + o->depth : end;
+	} else {
+		if (o->has_offset)
+			start = o->offset;
+		if (o->has_depth)
+			end = start + o->depth;
+	}
+	if (o->startswith) {
+		start = 0;
+		end = o->len;
+	}
+	if (start < 0)
+		start = 0;
+	if (end > len)
+		end = len;
+	if (o->endswith)
+		start = end - o->len > start ? end - o->len : start;
+	memcpy(next, prev, sizeof(next));
+	for (pos = start; pos + o->len <= end; pos++) {
+		if (++x->steps > MAX_STEPS)
+			return 0;
+		if (o->endswith && pos + o->len != end)
+			continue;
+		if (!bytes_eq(b + pos, o->pat, o->len, o->nocase))
+			continue;
+		if (o->negated)
+			return 0;
+		next[o->buf] = (int32_t)(pos + o->len);
+		if (match_from(x, r, i + 1, next))
+			return 1;
+		/* Only a following relative option can make another
+		 * occurrence succeed where this one failed. */
+		if (i + 1 >= r->nopts || !r->opts[i + 1].relative)
+			return 0;
+	}
+	return o->negated ? match_from(x, r, i + 1, prev) : 0;
+}
+
+static int
+match_pcre(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev)
+{
+	const struct ips_opt *o = &r->opts[i];
+	const uint8_t *b = x->buf[o->buf];
+	uint32_t len = x->len[o->buf];
+	PCRE2_SIZE start = o->relative ? (PCRE2_SIZE)prev[o->buf] : 0;
+	int rc;
+	int32_t next[IPS_BUF__COUNT];
+
+	if (start > len)
+		return 0;
+	/* Like Suricata, a relative pcre sees the buffer from the previous
+	 * match on, so ^ anchors there. */
+	rc = pcre2_match(o->re, b ? b + start : (const uint8_t *)"", len - start, 0, 0, o->md,
+	                 NULL);
+	if (o->negated)
+		return rc < 0 ? match_from(x, r, i + 1, prev) : 0;
+	if (rc < 0)
+		return 0;
+	memcpy(next, prev, sizeof(next));
+	next[o->buf] = (int32_t)(start + pcre2_get_ovector_pointer(o->md)[1]);
+	return match_from(x, r, i + 1, next);
+}
+
+static int
+match_from(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev)
+{
+	if (i >= r->nopts)
+		return 1;
+	if (x->buf[r->opts[i].buf] == NULL)
+		return 0; /* the buffer does not exist for this packet */
+	if (r->opts[i].type == IPS_OPT_CONTENT)
+		return match_content(x, r, i, prev);
+	return match_pcre(x, r, i, prev);
+}
+
+static int
+header_dir(const struct ips_rule *r, const struct mm_packet *p, int swap)
+{
+	const struct mm_addr *s = swap ? &p->dst : &p->src, *d = swap ? &p->src : &p->dst;
+	uint16_t sp = swap ? p->dport : p->sport, dp = swap ? p->sport : p->dport;
+	int ports = (p->layers & (MM_L_TCP | MM_L_UDP)) != 0;
+
+	if (!ips_addrset_match(&r->src, s) || !ips_addrset_match(&r->dst, d))
+		return 0;
+	if (!ports)
+		return (r->sp.any || (r->sp.ninc == 0 && r->sp.nexc == 0)) &&
+		       (r->dp.any || (r->dp.ninc == 0 && r->dp.nexc == 0));
+	return ips_portset_match(&r->sp, sp) && ips_portset_match(&r->dp, dp);
+}
+
+static int
+fb_isset(const struct fstate *fs, uint32_t bit)
+{
+	return fs && bit < fs->nbits && (fs->bits[bit / 8] & (1u << (bit % 8)));
+}
+
+static int
+verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
+{
+	const struct mm_packet *p = x->pkt;
+	int32_t prev[IPS_BUF__COUNT] = {0};
+	size_t i;
+
+	if (r->proto && r->proto != p->ip_proto)
+		return 0;
+	if (r->app && (x->fs == NULL || x->fs->app != r->app))
+		return 0;
+	if (!header_dir(r, p, 0) && !(r->bidir && header_dir(r, p, 1)))
+		return 0;
+	if (r->flow & ~(uint32_t)IPS_FLOW_STATELESS) {
+		struct mm_flow *f = x->flow;
+		int est;
+		if (f == NULL)
+			return 0;
+		est = f->state == MM_FLOW_ESTABLISHED || f->state == MM_FLOW_CLOSING ||
+		      (f->proto != 6 && f->pkts[MM_FLOW_TO_CLIENT] > 0 && f->pkts[0] > 0);
+		if ((r->flow & IPS_FLOW_ESTABLISHED) && !est)
+			return 0;
+		if ((r->flow & IPS_FLOW_NOT_ESTABLISHED) && est)
+			return 0;
+		if ((r->flow & IPS_FLOW_TO_SERVER) && x->dir != MM_FLOW_TO_SERVER)
+			return 0;
+		if ((r->flow & IPS_FLOW_TO_CLIENT) && x->dir != MM_FLOW_TO_CLIENT)
+			return 0;
+	}
+	if (r->has_flags) {
+		uint8_t f;
+		if (!(p->layers & MM_L_TCP))
+			return 0;
+		f = (uint8_t)(p->tcp_flags & ~r->flags_mask);
+		switch (r->flags_mode) {
+		case '+':
+			if ((f & r->flags_set) != r->flags_set)
+				return 0;
+			break;
+		case '*':
+			if ((f & r->flags_set) == 0)
+				return 0;
+			break;
+		case '!':
+			if ((f & r->flags_set) != 0)
+				return 0;
+			break;
+		default:
+			if (f != r->flags_set)
+				return 0;
+		}
+	}
+	if (r->has_dsize) {
+		uint32_t d = p->payload_len;
+		switch (r->dsize_op) {
+		case '=':
+			if (d != r->dsize_lo)
+				return 0;
+			break;
+		case '<':
+			if (d >= r->dsize_lo)
+				return 0;
+			break;
+		case '>':
+			if (d <= r->dsize_lo)
+				return 0;
+			break;
+		case '!':
+			if (d == r->dsize_lo)
+				return 0;
+			break;
+		case '-':
+			if (d <= r->dsize_lo || d >= r->dsize_hi)
+				return 0;
+			break;
+		default:
+			break;
+		}
+	}
+	for (i = 0; i < r->nfb; i++) {
+		if (r->fb[i].op == FB_ISSET && !fb_isset(x->fs, r->fb[i].bit))
+			return 0;
+		if (r->fb[i].op == FB_ISNOTSET && fb_isset(x->fs, r->fb[i].bit))
+			return 0;
+	}
+	x->steps = 0;
+	if (!match_from(x, r, 0, prev)) {
+		if (x->steps > MAX_STEPS)
+			e->st.verify_steps_limit++;
+		return 0;
+	}
+	return 1;
+}
+
+static void
+apply_flowbits(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
+{
+	size_t i;
+	struct fstate *fs = x->fs;
+	uint32_t need = (uint32_t)e->c->rs->nflowbits;
+
+	if (fs == NULL || r->nfb == 0)
+		return;
+	if (fs->nbits < need) {
+		uint8_t *nb = realloc(fs->bits, (need + 7) / 8);
+		if (nb == NULL)
+			return;
+		memset(nb + (fs->nbits + 7) / 8, 0, (need + 7) / 8 - (fs->nbits + 7) / 8);
+		fs->bits = nb;
+		fs->nbits = need;
+	}
+	for (i = 0; i < r->nfb; i++) {
+		uint32_t b = r->fb[i].bit;
+		if (b >= fs->nbits)
+			continue;
+		if (r->fb[i].op == FB_SET)
+			fs->bits[b / 8] |= (uint8_t)(1u << (b % 8));
+		else if (r->fb[i].op == FB_UNSET)
+			fs->bits[b / 8] &= (uint8_t) ~(1u << (b % 8));
+		else if (r->fb[i].op == FB_TOGGLE)
+			fs->bits[b / 8] ^= (uint8_t)(1u << (b % 8));
+	}
+}
+
+static void
+ac_hit(void *user, uint32_t id)
+{
+	struct compiled *c = ((void **)user)[0];
+	int b = *(int *)((void **)user)[1];
+	uint32_t ri = c->pat_rule[b][id];
+
+	if (c->stamp[ri] != c->gen) {
+		c->stamp[ri] = c->gen;
+		c->cand[c->ncand++] = ri;
+	}
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void
+copy_span(char *dst, size_t cap, const uint8_t *p, uint32_t len)
+{
+	size_t n = len < cap - 1 ? len : cap - 1, i;
+
+	for (i = 0; i < n; i++)
+		dst[i] = (p[i] >= 0x20 && p[i] < 0x7f) ? (char)p[i] : '.';
+	dst[n] = 0;
+}
+
+struct names {
+	char query[IPS_DNS_NAME_MAX], sni[256], host[256], uri[512], ua[256];
+};
+
+static void
+fill_alert(struct ips_alert *a, const struct mm_packet *p, const struct ips_app_info *ai,
+           const struct names *nm, uint64_t now)
+{
+	memset(a, 0, sizeof(*a));
+	a->ts_ns = now;
+	a->proto = p->ip_proto;
+	a->src = p->src;
+	a->dst = p->dst;
+	a->sport = p->sport;
+	a->dport = p->dport;
+	switch (ai->app) {
+	case IPS_APP_DNS:
+		a->app = "dns";
+		a->dns_query = nm->query[0] ? nm->query : NULL;
+		break;
+	case IPS_APP_TLS:
+		a->app = "tls";
+		a->sni = nm->sni[0] ? nm->sni : NULL;
+		break;
+	case IPS_APP_HTTP:
+		a->app = "http";
+		a->host = nm->host[0] ? nm->host : NULL;
+		a->uri = nm->uri[0] ? nm->uri : NULL;
+		a->ua = nm->ua[0] ? nm->ua : NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+static int
+rep_check(struct ips_engine *e, const struct mm_packet *p, const struct ips_app_info *ai,
+          const struct names *nm, uint64_t now)
+{
+	struct ips_alert a;
+	const char *cat = NULL, *ind = NULL, *where = NULL;
+	char addr[MM_ADDR_STRLEN];
+	uint32_t i;
+
+	if (e->rep == NULL || ips_rep_count(e->rep) == 0)
+		return 0;
+	if ((cat = ips_rep_ip(e->rep, &p->dst)) != NULL) {
+		ind = mm_addr_format(addr, &p->dst);
+		where = "ip";
+	} else if ((cat = ips_rep_ip(e->rep, &p->src)) != NULL) {
+		ind = mm_addr_format(addr, &p->src);
+		where = "ip";
+	} else if (ai->app == IPS_APP_DNS && nm->query[0] &&
+	           (cat = ips_rep_domain(e->rep, nm->query, strlen(nm->query), NULL))) {
+		ind = nm->query;
+		where = "dns_query";
+	} else if (ai->app == IPS_APP_TLS && nm->sni[0] &&
+	           (cat = ips_rep_domain(e->rep, nm->sni, strlen(nm->sni), NULL))) {
+		ind = nm->sni;
+		where = "tls_sni";
+	} else if (ai->app == IPS_APP_HTTP && nm->host[0] &&
+	           (cat = ips_rep_domain(e->rep, nm->host, strlen(nm->host), NULL))) {
+		ind = nm->host;
+		where = "http_host";
+	} else if (ai->app == IPS_APP_DNS) {
+		for (i = 0; i < ai->dns_naddrs && !cat; i++)
+			if ((cat = ips_rep_ip(e->rep, &ai->dns_addrs[i])) != NULL)
+				ind = mm_addr_format(addr, &ai->dns_addrs[i]);
+		for (i = 0; i < ai->dns_nnames && !cat; i++)
+			if ((cat = ips_rep_domain(e->rep, ai->dns_names[i],
+			                          strlen(ai->dns_names[i]), NULL)) != NULL)
+				ind = ai->dns_names[i];
+		where = "dns_answer";
+	}
+	if (cat == NULL)
+		return 0;
+	fill_alert(&a, p, ai, nm, now);
+	a.kind = IPS_AK_REP;
+	a.rep_category = cat;
+	a.rep_indicator = ind;
+	a.rep_where = where;
+	a.cat = ips_rep_event_cat(cat);
+	a.sev = strcmp(a.cat, "policy") == 0 ? 2 : 4;
+	a.action = IPS_ALERT;
+	e->st.alerts++;
+	e->cb(e->user, &a);
+	return 0;
+}
+
+static const struct tcfg *
+tcfg_find(const struct ips_engine *e, const struct ips_rule *r, int kind, const struct mm_packet *p)
+{
+	size_t i;
+
+	for (i = 0; i < e->ntc; i++) {
+		const struct tcfg *t = &e->tc[i];
+		if (t->kind != kind || (t->sid != 0 && t->sid != r->sid) ||
+		    (t->gid != 0 && t->gid != r->gid))
+			continue;
+		if (t->has_ip) {
+			const struct mm_addr *a = t->thr.track == IPS_TRACK_DST ? &p->dst : &p->src;
+			if (!ips_addrset_match(&t->ip, a))
+				continue;
+		}
+		return t;
+	}
+	return NULL;
+}
+
+int
+ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
+{
+	struct pctx x;
+	struct ips_app_info ai;
+	struct names nm;
+	struct compiled *c = e->c;
+	struct mm_flow *f = NULL;
+	int dir = 0, b, verdict = 0, pass = 0;
+	uint32_t i, nmatch = 0;
+	uint32_t *matched = NULL;
+	void *acu[2];
+
+	e->now = now;
+	e->st.packets++;
+	e->st.bytes += p->wirelen;
+	mm_flow_table_update(&f, &dir, e->flows, p, now);
+	memset(&x, 0, sizeof(x));
+	x.pkt = p;
+	x.flow = f;
+	x.dir = dir;
+	if (f != NULL) {
+		if (f->user == NULL)
+			f->user = calloc(1, sizeof(struct fstate));
+		x.fs = f->user;
+		if (x.fs && x.fs->pass)
+			return 0;
+	}
+	ips_app_parse(&ai, p);
+	nm.query[0] = nm.sni[0] = nm.host[0] = nm.uri[0] = nm.ua[0] = 0;
+	if (ai.app == IPS_APP_DNS) {
+		e->st.app_dns++;
+		snprintf(nm.query, sizeof(nm.query), "%s", ai.dns_query);
+		x.buf[IPS_BUF_DNS_QUERY] = (const uint8_t *)ai.dns_query;
+		x.len[IPS_BUF_DNS_QUERY] = ai.dns_query_len;
+	} else if (ai.app == IPS_APP_TLS) {
+		e->st.app_tls++;
+		if (ai.sni.p) {
+			copy_span(nm.sni, sizeof(nm.sni), ai.sni.p, ai.sni.len);
+			x.buf[IPS_BUF_TLS_SNI] = ai.sni.p;
+			x.len[IPS_BUF_TLS_SNI] = ai.sni.len;
+		}
+	} else if (ai.app == IPS_APP_HTTP) {
+		e->st.app_http++;
+		x.buf[IPS_BUF_HTTP_METHOD] = ai.method.p;
+		x.len[IPS_BUF_HTTP_METHOD] = ai.method.len;
+		x.buf[IPS_BUF_HTTP_URI] = ai.uri.p;
+		x.len[IPS_BUF_HTTP_URI] = ai.uri.len;
+		copy_span(nm.uri, sizeof(nm.uri), ai.uri.p, ai.uri.len);
+		if (ai.host.p) {
+			x.buf[IPS_BUF_HTTP_HOST] = ai.host.p;
+			x.len[IPS_BUF_HTTP_HOST] = ai.host.len;
+			copy_span(nm.host, sizeof(nm.host), ai.host.p, ai.host.len);
+		}
+		if (ai.ua.p) {
+			x.buf[IPS_BUF_HTTP_UA] = ai.ua.p;
+			x.len[IPS_BUF_HTTP_UA] = ai.ua.len;
+			copy_span(nm.ua, sizeof(nm.ua), ai.ua.p, ai.ua.len);
+		}
+	}
+	if (x.fs && ai.app && x.fs->app == 0)
+		x.fs->app = ai.app;
+	if (x.fs && x.fs->app == IPS_APP_NONE && ai.app == 0 && f && f->pkts[0] + f->pkts[1] > 8)
+		x.fs->app = -1; /* not one we parse: stop looking */
+	if (p->payload_len > 0) {
+		x.buf[IPS_BUF_PKT] = p->payload;
+		x.len[IPS_BUF_PKT] = p->payload_len;
+	} else {
+		x.buf[IPS_BUF_PKT] = (const uint8_t *)"";
+		x.len[IPS_BUF_PKT] = 0;
+	}
+	rep_check(e, p, &ai, &nm, now);
+	if (c == NULL || !(p->layers & (MM_L_IPV4 | MM_L_IPV6)))
+		return 0;
+
+	/* Prefilter: candidates from every buffer, plus rules without one. */
+	c->gen++;
+	if (c->gen == 0) {
+		memset(c->stamp, 0, (c->rs->n + 1) * sizeof(*c->stamp));
+		c->gen = 1;
+	}
+	c->ncand = 0;
+	acu[0] = c;
+	for (b = 0; b < IPS_BUF__COUNT; b++) {
+		if (x.buf[b] == NULL || x.len[b] == 0 || c->npat[b] == 0)
+			continue;
+		acu[1] = &b;
+		ips_ac_scan(c->ac[b], x.buf[b], x.len[b], ac_hit, acu);
+	}
+	for (i = 0; i < c->nnofp; i++)
+		if (c->stamp[c->nofp[i]] != c->gen) {
+			c->stamp[c->nofp[i]] = c->gen;
+			c->cand[c->ncand++] = c->nofp[i];
+		}
+	e->st.candidates += c->ncand;
+	if (c->ncand == 0)
+		return 0;
+	qsort(c->cand, c->ncand, sizeof(*c->cand), cmp_u32);
+	matched = c->cand; /* verified rules are compacted in place */
+	for (i = 0; i < c->ncand; i++) {
+		const struct ips_rule *r = c->rs->rules[c->cand[i]];
+		if (verify(e, &x, r)) {
+			matched[nmatch++] = c->cand[i];
+			if (r->action == IPS_PASS)
+				pass = 1;
+		}
+	}
+	if (pass) {
+		if (x.fs)
+			x.fs->pass = 1;
+		return 0;
+	}
+	for (i = 0; i < nmatch; i++) {
+		const struct ips_rule *r = c->rs->rules[matched[i]];
+		const struct tcfg *t;
+		struct ips_alert a;
+		int action = r->action;
+
+		apply_flowbits(e, &x, r);
+		if (r->noalert)
+			continue;
+		if (r->detection_filter.type && !thr_check(e, r, &r->detection_filter, 1, p, now))
+			continue;
+		if ((t = tcfg_find(e, r, TC_SUPPRESS, p)) != NULL) {
+			e->st.suppressed++;
+			continue;
+		}
+		if ((t = tcfg_find(e, r, TC_THRESHOLD, p)) != NULL) {
+			if (!thr_check(e, r, &t->thr, 0, p, now)) {
+				e->st.suppressed++;
+				continue;
+			}
+		} else if (r->threshold.type && !thr_check(e, r, &r->threshold, 0, p, now)) {
+			e->st.suppressed++;
+			continue;
+		}
+		if ((t = tcfg_find(e, r, TC_RATE, p)) != NULL &&
+		    thr_check(e, r, &t->thr, 2, p, now))
+			action = t->new_action;
+		fill_alert(&a, p, &ai, &nm, now);
+		if (a.app == NULL && x.fs && x.fs->app == IPS_APP_HTTP)
+			a.app = "http";
+		a.kind = IPS_AK_RULE;
+		a.rule = r;
+		a.sev = ips_rule_severity(c->rs, r);
+		a.cat = ips_rule_category(r);
+		a.action = action;
+		if (action == IPS_DROP && e->o.inline_mode) {
+			verdict = 1;
+			e->st.drops++;
+		}
+		e->st.alerts++;
+		e->cb(e->user, &a);
+	}
+	return verdict;
+}
+
+void
+ips_engine_tick(struct ips_engine *e, uint64_t now_ns, int final)
+{
+	if (final)
+		mm_flow_table_flush(e->flows);
+	else
+		mm_flow_table_expire(e->flows, now_ns);
+	ips_scan_tick(e->scan, now_ns, final, e->cb, e->user);
+}

@@ -1,0 +1,384 @@
+/*
+ * Check suite for the ips core library driven with real captures: rule
+ * loading (ET Open and Snort 3 community summaries), the SYN scan, a C&C
+ * reputation hit, DNS/TLS/HTTP names in alerts, content modifiers and
+ * thresholds. Packets are read with libpcap and decoded by the SDK.
+ */
+#include <check.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ips_engine.h"
+#include "ips_rep.h"
+#include "ips_rule.h"
+#include "mimamori/error.h"
+
+#define MAXA 64
+
+struct got {
+	int n, nscan, nrep, nrule;
+	struct ips_alert a[MAXA];
+	char scan_src[MM_ADDR_STRLEN];
+	uint32_t scan_ports;
+	char scan_type[32];
+	char rep_cat[32], rep_ind[64];
+	char names[MAXA][128];
+	uint32_t sids[MAXA];
+};
+
+static void
+on_alert(void *user, const struct ips_alert *a)
+{
+	struct got *g = user;
+
+	if (g->n < MAXA) {
+		g->a[g->n] = *a;
+		g->names[g->n][0] = 0;
+		if (a->dns_query)
+			snprintf(g->names[g->n], 128, "dns:%s", a->dns_query);
+		else if (a->sni)
+			snprintf(g->names[g->n], 128, "sni:%s", a->sni);
+		else if (a->host)
+			snprintf(g->names[g->n], 128, "host:%s", a->host);
+		g->sids[g->n] = a->rule ? a->rule->sid : 0;
+	}
+	g->n++;
+	if (a->kind == IPS_AK_SCAN) {
+		g->nscan++;
+		mm_addr_format(g->scan_src, &a->src);
+		g->scan_ports = a->scan_ports;
+		snprintf(g->scan_type, sizeof(g->scan_type), "%s", a->scan_type);
+	} else if (a->kind == IPS_AK_REP) {
+		g->nrep++;
+		snprintf(g->rep_cat, sizeof(g->rep_cat), "%s", a->cat);
+		snprintf(g->rep_ind, sizeof(g->rep_ind), "%s", a->rep_indicator);
+	} else {
+		g->nrule++;
+	}
+}
+
+static char *
+data_path(const char *rel)
+{
+	static char buf[4][1024];
+	static int i;
+	const char *d = getenv("MM_TEST_DATA");
+
+	i = (i + 1) % 4;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", d ? d : "tests/data", rel);
+	return buf[i];
+}
+
+static void
+replay(struct ips_engine *e, const char *path)
+{
+	char err[PCAP_ERRBUF_SIZE];
+	pcap_t *pc = pcap_open_offline(path, err);
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	uint64_t ts = 0;
+
+	ck_assert_msg(pc != NULL, "%s: %s", path, err);
+	while (pcap_next_ex(pc, &h, &d) == 1) {
+		struct mm_packet p;
+		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
+		mm_packet_decode(&p, pcap_datalink(pc), ts, d, h->caplen, h->len);
+		ips_engine_packet(e, &p, ts);
+	}
+	ips_engine_tick(e, ts, 1);
+	pcap_close(pc);
+}
+
+static struct ips_engine *
+engine(struct got *g, const char *rules, int scan)
+{
+	struct ips_engine *e = NULL;
+	struct ips_engine_opts o;
+	struct ips_ruleset *rs = NULL;
+	struct ips_vars v;
+	char *copy, *line, *save = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.scan_enabled = scan;
+	ck_assert_int_eq(ips_engine_new(&e, &o, on_alert, g), MM_OK);
+	if (rules) {
+		ck_assert_int_eq(ips_vars_init(&v), MM_OK);
+		ck_assert_int_eq(ips_ruleset_new(&rs), MM_OK);
+		ips_ruleset_default_classes(rs);
+		copy = strdup(rules);
+		for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			ips_ruleset_add_line(rs, &v, line, "test", 1);
+		free(copy);
+		ck_assert_uint_eq(rs->skipped, 0);
+		ck_assert_int_eq(ips_engine_set_rules(e, rs), MM_OK);
+		ips_vars_free(&v);
+	}
+	return e;
+}
+
+START_TEST(synscan_one_alert)
+{
+	struct got g;
+	struct ips_engine *e;
+
+	memset(&g, 0, sizeof(g));
+	e = engine(&g, NULL, 1);
+	replay(e, data_path("chrissanders-packets/synscan.pcapng"));
+	ck_assert_int_eq(g.nscan, 1);
+	ck_assert_str_eq(g.scan_src, "172.16.0.8");
+	/* tcpdump: 1000 distinct destination ports in the SYNs. */
+	ck_assert_uint_eq(g.scan_ports, 1000);
+	ck_assert_str_eq(g.scan_type, "portscan");
+	ck_assert_uint_eq(g.a[0].scan_hosts, 1);
+	ck_assert_uint_ge(g.a[0].scan_rejects, 990);
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(cryptowall_c2_reputation)
+{
+	struct got g;
+	struct ips_engine *e;
+	struct ips_rep *rep = NULL;
+	char path[] = "/tmp/mm-ips-rep-XXXXXX";
+	int fd = mkstemp(path);
+	size_t bad = 0;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_gt(write(fd, "# test list\n203.0.113.0/24,1,50\n184.170.149.44,1,100\n", 53),
+	                 0);
+	close(fd);
+	memset(&g, 0, sizeof(g));
+	e = engine(&g, NULL, 0);
+	ck_assert_int_eq(ips_rep_new(&rep), MM_OK);
+	ck_assert_int_eq(ips_rep_load_file(rep, path, "CnC", &bad), MM_OK);
+	unlink(path);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(ips_rep_count(rep), 2);
+	ips_engine_set_rep(e, rep);
+	replay(e, data_path("chrissanders-packets/cryptowall4_c2.pcapng"));
+	ck_assert_int_gt(g.nrep, 0);
+	ck_assert_str_eq(g.rep_cat, "c2");
+	ck_assert_str_eq(g.rep_ind, "184.170.149.44");
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(domain_suffix_match)
+{
+	struct ips_rep *rep = NULL;
+	size_t off = 99;
+
+	ck_assert_int_eq(ips_rep_new(&rep), MM_OK);
+	ck_assert_int_eq(ips_rep_add_domain(rep, "wireshark.org", "sns"), MM_OK);
+	ck_assert_str_eq(ips_rep_domain(rep, "www.WireShark.org", 17, &off), "sns");
+	ck_assert_uint_eq(off, 4);
+	ck_assert_ptr_null(ips_rep_domain(rep, "notwireshark.org", 16, NULL));
+	ck_assert_str_eq(ips_rep_domain(rep, "wireshark.org:8080", 18, NULL), "sns");
+	ips_rep_free(rep);
+}
+END_TEST
+
+START_TEST(dns_query_name_and_domain_rep)
+{
+	struct got g;
+	struct ips_engine *e;
+	struct ips_rep *rep = NULL;
+
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert dns any any -> any any (msg:\"q\"; dns.query; content:\"shark.or\"; "
+	           "sid:10; rev:1;)\n"
+	           "alert dns any any -> any any (msg:\"old\"; dns_query; content:\"WIRESHARK\"; "
+	           "nocase; sid:11;)\n"
+	           "alert dns any any -> any any (msg:\"neg\"; dns.query; content:\"google\"; "
+	           "sid:12;)\n",
+	           0);
+	ck_assert_int_eq(ips_rep_new(&rep), MM_OK);
+	ck_assert_int_eq(ips_rep_add_domain(rep, "wireshark.org", "phishing"), MM_OK);
+	ips_engine_set_rep(e, rep);
+	replay(e, data_path("chrissanders-packets/dns_query_response.pcapng"));
+	/* Query and response both carry the question: 2 x (10, 11) + 2 rep. */
+	ck_assert_int_eq(g.nrule, 4);
+	ck_assert_int_eq(g.nrep, 2);
+	ck_assert_str_eq(g.names[0], "dns:wireshark.org");
+	ck_assert_str_eq(g.rep_cat, "phishing");
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(http_host_and_uri)
+{
+	struct got g;
+	struct ips_engine *e;
+	int i, found = 0;
+
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert http $HOME_NET any -> $EXTERNAL_NET $HTTP_PORTS (msg:\"host\"; "
+	           "flow:established,to_server; http.host; content:\"www.google.com\"; "
+	           "startswith; endswith; http.uri; content:\"/\"; sid:20; rev:2; "
+	           "classtype:policy-violation;)\n"
+	           "alert tcp any any -> any 80 (msg:\"mod\"; content:\"GET\"; http_method; "
+	           "content:\"google\"; http_host; sid:21;)\n"
+	           "alert tcp any any -> any 80 (msg:\"no\"; content:\"GET\"; http_method; "
+	           "content:\"yahoo\"; http_host; sid:22;)\n",
+	           0);
+	replay(e, data_path("chrissanders-packets/http_google.pcapng"));
+	ck_assert_int_eq(g.nrule, 2);
+	for (i = 0; i < g.n && i < MAXA; i++)
+		if (g.sids[i] == 20) {
+			found = 1;
+			ck_assert_str_eq(g.names[i], "host:www.google.com");
+			ck_assert_str_eq(g.a[i].cat, "policy");
+			ck_assert_int_eq(g.a[i].sev, 4);
+		}
+	ck_assert(found);
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(tls_sni)
+{
+	struct got g;
+	struct ips_engine *e;
+
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert tls any any -> any any (tls.sni; content:\"ftp.nluug.nl\"; sid:1;)\n"
+	           "alert tls any any -> any any (tls.sni; content:\"ftp.nluug.com\"; sid:2;)\n",
+	           0);
+	replay(e, data_path("suricata-verify/tests/bug-5758/input.pcap"));
+	ck_assert_int_eq(g.nrule, 1);
+	ck_assert_str_eq(g.names[0], "sni:ftp.nluug.nl");
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(content_modifiers_and_threshold)
+{
+	struct got g;
+	struct ips_engine *e;
+
+	/* The HTTP request is one packet: "GET / HTTP/1.1\r\nHost: www.google.com". */
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert tcp any any -> any 80 (content:\"GET\"; depth:3; content:\"HTTP/1.1\"; "
+	           "distance:3; within:8; sid:30;)\n"
+	           "alert tcp any any -> any 80 (content:\"GET\"; depth:3; content:\"HTTP/1.1\"; "
+	           "distance:0; within:5; sid:31;)\n"
+	           "alert tcp any any -> any 80 (content:\"GET\"; offset:1; sid:32;)\n"
+	           "alert tcp any any -> any 80 (content:\"|48 6f 73 74 3a|\"; "
+	           "pcre:\"/^ www\\.google\\.com\\r$/mR\"; sid:33;)\n"
+	           "alert tcp any any -> any 80 (content:\"Host\"; content:!\"yahoo\"; sid:34;)\n"
+	           "alert tcp any 80 -> any any (flow:to_client; dsize:>100; "
+	           "threshold:type limit, track by_rule, count 2, seconds 60; sid:35;)\n"
+	           "alert tcp any any -> any 80 (flags:S; sid:36;)\n",
+	           0);
+	replay(e, data_path("chrissanders-packets/http_google.pcapng"));
+	{
+		int c[8] = {0}, i;
+		for (i = 0; i < g.n && i < MAXA; i++)
+			if (g.sids[i] >= 30 && g.sids[i] <= 37)
+				c[g.sids[i] - 30]++;
+		ck_assert_int_eq(c[0], 1);
+		ck_assert_int_eq(c[1], 0);
+		ck_assert_int_eq(c[2], 0);
+		ck_assert_int_eq(c[3], 1);
+		ck_assert_int_eq(c[4], 1);
+		ck_assert_int_eq(c[5], 2);
+		ck_assert_int_eq(c[6], 1);
+	}
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(et_open_and_snort3_load)
+{
+	const char *shared = getenv("MM_SHARED_DATA");
+	char path[1024], sum[4096];
+	struct ips_ruleset *rs = NULL;
+	struct ips_vars v;
+	struct ips_engine *e = NULL;
+	struct got g;
+
+	if (shared == NULL || access(shared, R_OK) != 0)
+		return; /* ../shared/data is absent on a fresh clone */
+	ips_vars_init(&v);
+	ck_assert_int_eq(ips_ruleset_new(&rs), MM_OK);
+	snprintf(path, sizeof(path), "%s/et-open-2019-mirror/emerging-trojan.rules", shared);
+	ck_assert_int_eq(ips_ruleset_load_file(rs, &v, path), MM_OK);
+	snprintf(path, sizeof(path), "%s/snort3-community-rules/snort3-community.rules", shared);
+	ips_ruleset_load_file(rs, &v, path);
+	ips_ruleset_summary(rs, sum, sizeof(sum));
+	fprintf(stderr, "%s\n", sum);
+	ck_assert_uint_gt(rs->loaded, 1000);
+	ck_assert_uint_eq(rs->loaded + rs->skipped + rs->duplicates, rs->lines);
+	ck_assert_ptr_nonnull(strstr(sum, "skipped ("));
+	memset(&g, 0, sizeof(g));
+	ck_assert_int_eq(ips_engine_new(&e, NULL, on_alert, &g), MM_OK);
+	ck_assert_int_eq(ips_engine_set_rules(e, rs), MM_OK);
+	ips_vars_free(&v);
+	ips_engine_free(e);
+}
+END_TEST
+
+START_TEST(bad_rules_are_counted)
+{
+	struct ips_ruleset *rs = NULL;
+	struct ips_vars v;
+	char sum[1024];
+
+	ips_vars_init(&v);
+	ips_ruleset_new(&rs);
+	ips_ruleset_add_line(
+	        rs, &v, "alert tcp any any -> any any (content:\"a\"; isdataat:1; sid:1;)", "t", 1);
+	ips_ruleset_add_line(rs, &v, "alert tcp any any -> any any (content:\"a\"; sid:2", "t", 2);
+	ips_ruleset_add_line(rs, &v, "alert tcp $NOPE any -> any any (sid:3;)", "t", 3);
+	ips_ruleset_add_line(
+	        rs, &v, "alert tcp [1.2.3.0/24,!1.2.3.4] ![1:1023] <> any any (sid:4;)", "t", 4);
+	ips_ruleset_summary(rs, sum, sizeof(sum));
+	ck_assert_str_eq(sum, "rules: 1 loaded, 3 skipped ( isdataat=1, syntax=1, "
+	                      "unknown_variable=1)");
+	ck_assert(rs->rules[0]->bidir);
+	ck_assert_uint_eq(rs->rules[0]->src.nexc, 1);
+	ck_assert_uint_eq(rs->rules[0]->sp.nexc, 1);
+	ips_ruleset_free(rs);
+	ips_vars_free(&v);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("ips");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, synscan_one_alert);
+	tcase_add_test(tc, cryptowall_c2_reputation);
+	tcase_add_test(tc, domain_suffix_match);
+	tcase_add_test(tc, dns_query_name_and_domain_rep);
+	tcase_add_test(tc, http_host_and_uri);
+	tcase_add_test(tc, tls_sni);
+	tcase_add_test(tc, content_modifiers_and_threshold);
+	tcase_add_test(tc, et_open_and_snort3_load);
+	tcase_add_test(tc, bad_rules_are_counted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
