@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <pcap/pcap.h>
+
 #include "i18n.h"
 #include "loader.h"
 #include "util.h"
@@ -269,6 +271,28 @@ capture_file_tick(struct mm_ctx *ctx, void *user)
 	capture_readable(ctx, -1, MM_FD_READ, user);
 }
 
+/* The first interface that is up, not loopback and has an address. */
+static int
+default_device(char *out, size_t n)
+{
+	pcap_if_t *all = NULL, *d;
+	char err[PCAP_ERRBUF_SIZE];
+	int rc = MM_ERR_NOTFOUND;
+
+	if (pcap_findalldevs(&all, err) != 0)
+		return MM_ERR_IO;
+	for (d = all; d; d = d->next) {
+		if ((d->flags & PCAP_IF_LOOPBACK) || !(d->flags & PCAP_IF_UP) || d->addresses == NULL ||
+		    strcmp(d->name, "any") == 0)
+			continue;
+		mm_strlcpy(out, d->name, n);
+		rc = MM_OK;
+		break;
+	}
+	pcap_freealldevs(all);
+	return rc;
+}
+
 static int
 api_capture_open(struct mm_ctx *ctx, const struct mm_capture_opts *opts, mm_packet_cb cb,
                  void *user)
@@ -308,6 +332,31 @@ api_capture_open(struct mm_ctx *ctx, const struct mm_capture_opts *opts, mm_pack
 			}
 		}
 	} else {
+		char path[4096], dev[256];
+		if (o.interface && o.interface[0] == '\0')
+			o.interface = NULL;
+		if (o.file && o.file[0] == '\0')
+			o.file = NULL;
+		/* "file:PATH" reads a capture file in place of an interface, so any
+		 * packet module can be demonstrated or tested without a network;
+		 * a relative PATH is below the data directory. */
+		if (o.interface && strncmp(o.interface, "file:", 5) == 0) {
+			const char *f = o.interface + 5;
+			if (f[0] == '/')
+				mm_strlcpy(path, f, sizeof(path));
+			else
+				snprintf(path, sizeof(path), "%.2000s/%.2000s", m->host->data_dir, f);
+			o.file = path;
+			o.interface = NULL;
+		} else if (o.interface == NULL && o.file == NULL) {
+			if (default_device(dev, sizeof(dev)) != MM_OK) {
+				mm_log_host(MM_LOG_ERROR, m->name,
+					    "no interface configured and no usable default interface");
+				return MM_ERR_NOTFOUND;
+			}
+			mm_log_host(MM_LOG_INFO, m->name, "no interface configured: using %s", dev);
+			o.interface = dev;
+		}
 		rc = mm_capture_open(&c->cap, &o, err, sizeof(err));
 		if (rc != MM_OK) {
 			mm_log_host(MM_LOG_ERROR, m->name, "cannot open capture %s: %s",

@@ -199,8 +199,12 @@ load_file(struct mm_i18n *cat, const char *dir, size_t file)
 		goto out;
 	}
 	f = fopen(path, "rb");
-	if (f == NULL || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (f == NULL || fstat(fileno(f), &st) != 0) {
 		problem(cat, "%s: cannot read: %s", name, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		problem(cat, "%s: not a regular file, ignored", name);
 		goto out;
 	}
 	if (st.st_size > MAX_FILE_BYTES) {

@@ -123,7 +123,7 @@ sink_events(const char *stats)
 	fclose(f);
 	buf[n] = '\0';
 	p = strstr(buf, "\"name\":\"file\",\"events\":");
-	return p ? atol(p + 24) : -1;
+	return p ? atol(p + strlen("\"name\":\"file\",\"events\":")) : -1;
 }
 
 int
@@ -207,10 +207,10 @@ main(int argc, char **argv)
 	       cpu_agg > 0.8 * (t1 - t0)
 	               ? "the aggregator is CPU-bound (decode + SQLite insert + JSON for the sink, "
 	                 "one thread)"
-	               : cpu_prod > 0.8 * (t1 - t0)
-	                         ? "the producer is CPU-bound"
-	                         : "neither process is CPU-bound: waiting on fsync of spool "
-	                           "commits (ack after persist)");
+	       : cpu_prod > 0.8 * (t1 - t0)
+	               ? "the producer is CPU-bound"
+	               : "neither process is CPU-bound: waiting on fsync of spool "
+	                 "commits (ack after persist)");
 	mm_transport_close(t);
 	mm_config_free(cfg);
 	for (i = 0; i < nev; i++)

@@ -69,9 +69,10 @@ mm_agg_conf_load(struct mm_agg_conf *out, const struct mm_config *cfg, struct mm
 	v = mm_cfg_values_find(&out->vals, "endpoint");
 	if (v && v->s && v->s[0]) {
 		if (strncmp(v->s, "ipc://", 6) != 0 && strncmp(v->s, "tcp://", 6) != 0)
-			mm_diag_add(d, v->file ? v->file : cfg_file(cfg, NULL), v->line,
-			            "aggregator.endpoint must start with ipc:// or tcp://, not '%s'",
-			            v->s);
+			mm_diag_add(
+			        d, v->file ? v->file : cfg_file(cfg, NULL), v->line,
+			        "aggregator.endpoint must start with ipc:// or tcp://, not '%s'",
+			        v->s);
 		mm_strlcpy(out->endpoint, v->s, sizeof(out->endpoint));
 	} else {
 		snprintf(out->endpoint, sizeof(out->endpoint), "ipc://%s/events.sock", run_dir);
@@ -82,9 +83,10 @@ mm_agg_conf_load(struct mm_agg_conf *out, const struct mm_config *cfg, struct mm
 	if (v && v->s && strcmp(v->s, "drop_oldest") == 0)
 		out->spool_policy = MM_SPOOL_DROP_OLDEST;
 	else if (v && v->s && strcmp(v->s, "refuse") != 0)
-		mm_diag_add(d, v->file ? v->file : cfg_file(cfg, NULL), v->line,
-		            "aggregator.spool_policy must be \"refuse\" or \"drop_oldest\", not '%s'",
-		            v->s);
+		mm_diag_add(
+		        d, v->file ? v->file : cfg_file(cfg, NULL), v->line,
+		        "aggregator.spool_policy must be \"refuse\" or \"drop_oldest\", not '%s'",
+		        v->s);
 	v = mm_cfg_values_find(&out->vals, "dedup_window_sec");
 	out->dedup_window_ms = (v ? v->i : 600) * 1000;
 	v = mm_cfg_values_find(&out->vals, "health_interval_sec");
@@ -109,9 +111,10 @@ mm_agg_conf_load(struct mm_agg_conf *out, const struct mm_config *cfg, struct mm
 			for (i = 0; i < NSINK_TYPES; i++)
 				known |= name != NULL && strcmp(name, sink_types[i]->name) == 0;
 			if (!known)
-				mm_diag_add(d, cfg_file(cfg, m), config_setting_source_line(m),
-				            "unknown sink 'aggregator.sinks.%s' (known: file, stdout)",
-				            name ? name : "?");
+				mm_diag_add(
+				        d, cfg_file(cfg, m), config_setting_source_line(m),
+				        "unknown sink 'aggregator.sinks.%s' (known: file, stdout)",
+				        name ? name : "?");
 		}
 	}
 	for (i = 0; i < NSINK_TYPES; i++) {

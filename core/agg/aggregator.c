@@ -34,10 +34,10 @@
 #include "wire.h"
 #include "zsock.h"
 
-#define MAX_GROUP 64          /* batches received before one commit */
+#define MAX_GROUP 64 /* batches received before one commit */
 #define MAX_GROUP_BYTES (64u << 20)
-#define SINK_BATCH 1024       /* events handed to a sink at once */
-#define PERSIST_MS 200        /* cursor store interval */
+#define SINK_BATCH 1024 /* events handed to a sink at once */
+#define PERSIST_MS 200  /* cursor store interval */
 #define PRUNE_MS 1000
 #define STATS_MS 1000
 #define BACKOFF_MIN_MS 100
@@ -267,8 +267,8 @@ ingest(struct agg *a)
 	if ((rc = mm_spool_begin(a->spool)) == MM_OK) {
 		began = 1;
 		for (i = 0; i < n && rc == MM_OK; i++)
-			rc = ingest_one(a, &a->pend[i], zmq_msg_data(&msgs[i]), zmq_msg_size(&msgs[i]),
-			                a->pend[i].status);
+			rc = ingest_one(a, &a->pend[i], zmq_msg_data(&msgs[i]),
+			                zmq_msg_size(&msgs[i]), a->pend[i].status);
 		if (rc == MM_OK)
 			rc = mm_spool_commit(a->spool);
 		else
@@ -388,8 +388,9 @@ run_sink(struct agg *a, struct sink_rt *s, struct mm_sink_event *evs, size_t *of
 			snprintf(s->last_error, sizeof(s->last_error), "%s", mm_strerror(rc));
 			if (s->fails == 1 || s->fails % 10 == 0)
 				mm_log_host(MM_LOG_WARN, "aggregator",
-				            "sink %s failed (%s), retrying in %lld ms", s->ops->name,
-				            mm_strerror(rc), (long long)(s->retry_at - now));
+				            "sink %s failed (%s), retrying in %lld ms",
+				            s->ops->name, mm_strerror(rc),
+				            (long long)(s->retry_at - now));
 			goto out;
 		}
 		s->out += r.n;
@@ -504,11 +505,13 @@ write_health(struct agg *a)
 		return;
 	if (c->dropped_oldest) {
 		snprintf(n1, sizeof(n1), "%llu", (unsigned long long)c->dropped_oldest);
-		mm_event_set_msg(ev, a->cat, "agg.spool_dropped", (const char *[]){"dropped", n1, NULL});
+		mm_event_set_msg(ev, a->cat, "agg.spool_dropped",
+		                 (const char *[]){"dropped", n1, NULL});
 		sev = MM_SEV_HIGH;
 	} else if (c->refused_events) {
 		snprintf(n1, sizeof(n1), "%llu", (unsigned long long)c->refused_events);
-		mm_event_set_msg(ev, a->cat, "agg.spool_refused", (const char *[]){"refused", n1, NULL});
+		mm_event_set_msg(ev, a->cat, "agg.spool_refused",
+		                 (const char *[]){"refused", n1, NULL});
 		sev = MM_SEV_MEDIUM;
 	} else if (c->corrupt_skipped || c->unreadable_ranges) {
 		snprintf(n1, sizeof(n1), "%llu", (unsigned long long)c->corrupt_skipped);
@@ -520,7 +523,8 @@ write_health(struct agg *a)
 		snprintf(n1, sizeof(n1), "%llu",
 		         (unsigned long long)(c->malformed_msgs + c->oversized_msgs +
 		                              c->rejected_events));
-		mm_event_set_msg(ev, a->cat, "agg.rejected", (const char *[]){"rejected", n1, NULL});
+		mm_event_set_msg(ev, a->cat, "agg.rejected",
+		                 (const char *[]){"rejected", n1, NULL});
 	}
 	mm_event_set_int(ev, "sev", sev);
 	mm_event_set_str(ev, "cat", "health");
@@ -592,8 +596,8 @@ write_stats(struct agg *a)
 	FILE *f;
 
 	mm_spool_stats(a->spool, &ss);
-	mm_buf_printf(&b, "{\"pid\":%ld,\"started\":%lld,\"updated\":%lld,\"endpoint\":", (long)getpid(),
-	              (long long)a->started, (long long)wall / 1000);
+	mm_buf_printf(&b, "{\"pid\":%ld,\"started\":%lld,\"updated\":%lld,\"endpoint\":",
+	              (long)getpid(), (long long)a->started, (long long)wall / 1000);
 	json_str(&b, a->conf.endpoint);
 	mm_buf_puts(&b, ",\"spool\":{\"dir\":");
 	json_str(&b, a->conf.spool_dir);
@@ -604,8 +608,9 @@ write_stats(struct agg *a)
 	              (unsigned long long)ss.max_bytes,
 	              a->conf.spool_policy == MM_SPOOL_DROP_OLDEST ? "drop_oldest" : "refuse",
 	              (unsigned long long)ss.undelivered,
-	              ss.oldest_undelivered_rx_ms ? (double)(wall - ss.oldest_undelivered_rx_ms) / 1e3
-	                                          : 0.0,
+	              ss.oldest_undelivered_rx_ms
+	                      ? (double)(wall - ss.oldest_undelivered_rx_ms) / 1e3
+	                      : 0.0,
 	              (unsigned long long)ss.last_seq);
 	mm_buf_printf(&b, ",\"in\":{\"batches\":%llu,\"events\":%llu,\"duplicates\":%llu}",
 	              (unsigned long long)c->batches, (unsigned long long)c->events_in,
@@ -619,8 +624,9 @@ write_stats(struct agg *a)
 			mm_buf_putc(&b, ',');
 		mm_buf_puts(&b, "{\"name\":");
 		json_str(&b, m->name);
-		mm_buf_printf(&b, ",\"batches\":%llu,\"events\":%llu,\"duplicates\":%llu,"
-		                  "\"rejected\":%llu}",
+		mm_buf_printf(&b,
+		              ",\"batches\":%llu,\"events\":%llu,\"duplicates\":%llu,"
+		              "\"rejected\":%llu}",
 		              (unsigned long long)m->batches, (unsigned long long)m->events,
 		              (unsigned long long)m->duplicates, (unsigned long long)m->rejected);
 	}
@@ -632,13 +638,14 @@ write_stats(struct agg *a)
 			mm_buf_putc(&b, ',');
 		mm_buf_puts(&b, "{\"name\":");
 		json_str(&b, s->ops->name);
-		mm_buf_printf(&b,
-		              ",\"events\":%llu,\"cursor\":%llu,\"pending\":%llu,\"failures\":%llu,"
-		              "\"skipped\":%llu,\"retry_in_ms\":%lld,\"last_error\":",
-		              (unsigned long long)s->out, (unsigned long long)s->cursor,
-		              (unsigned long long)(ss.last_seq > s->cursor ? ss.last_seq - s->cursor : 0),
-		              (unsigned long long)s->failures, (unsigned long long)s->skipped,
-		              (long long)(s->retry_at > now ? s->retry_at - now : 0));
+		mm_buf_printf(
+		        &b,
+		        ",\"events\":%llu,\"cursor\":%llu,\"pending\":%llu,\"failures\":%llu,"
+		        "\"skipped\":%llu,\"retry_in_ms\":%lld,\"last_error\":",
+		        (unsigned long long)s->out, (unsigned long long)s->cursor,
+		        (unsigned long long)(ss.last_seq > s->cursor ? ss.last_seq - s->cursor : 0),
+		        (unsigned long long)s->failures, (unsigned long long)s->skipped,
+		        (long long)(s->retry_at > now ? s->retry_at - now : 0));
 		json_str(&b, s->last_error);
 		mm_buf_putc(&b, '}');
 	}
@@ -648,9 +655,10 @@ write_stats(struct agg *a)
 	              "\"dropped_oldest\":%llu,\"corrupt_skipped\":%llu,\"unreadable_ranges\":%llu,"
 	              "\"unreadable_events\":%llu,\"spool_errors\":%llu},\"health_events\":%llu}\n",
 	              (unsigned long long)c->malformed_msgs, (unsigned long long)c->oversized_msgs,
-	              (unsigned long long)c->rejected_events, (unsigned long long)c->refused_batches,
-	              (unsigned long long)c->refused_events, (unsigned long long)c->dropped_oldest,
-	              (unsigned long long)c->corrupt_skipped, (unsigned long long)c->unreadable_ranges,
+	              (unsigned long long)c->rejected_events,
+	              (unsigned long long)c->refused_batches, (unsigned long long)c->refused_events,
+	              (unsigned long long)c->dropped_oldest, (unsigned long long)c->corrupt_skipped,
+	              (unsigned long long)c->unreadable_ranges,
 	              (unsigned long long)c->unreadable_events, (unsigned long long)c->spool_errors,
 	              (unsigned long long)c->health_events);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->conf.stats_path);
@@ -723,7 +731,8 @@ open_everything(struct agg *a)
 		            (unsigned long long)rec.corrupt_records,
 		            (unsigned long long)rec.unreadable_ranges,
 		            (unsigned long long)rec.unreadable_events,
-		            rec.rebuilt ? "; damaged file kept as " : "", rec.rebuilt ? rec.moved_to : "");
+		            rec.rebuilt ? "; damaged file kept as " : "",
+		            rec.rebuilt ? rec.moved_to : "");
 	for (i = 0; i < a->conf.nsinks; i++) {
 		const struct mm_agg_sink_conf *sc = &a->conf.sinks[i];
 		struct sink_rt *s;
@@ -879,8 +888,9 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		if (now >= a->prune_at) {
 			uint64_t upto = 0;
 			for (k = 0; k < a->nsinks; k++)
-				upto = k == 0 || a->sinks[k].persisted < upto ? a->sinks[k].persisted
-				                                              : upto;
+				upto = k == 0 || a->sinks[k].persisted < upto
+				               ? a->sinks[k].persisted
+				               : upto;
 			if (a->nsinks > 0)
 				mm_spool_prune(a->spool, upto);
 			a->prune_at = now + PRUNE_MS;

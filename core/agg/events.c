@@ -42,18 +42,17 @@ on_tail_signal(int sig)
 static int
 tail_usage(FILE *out)
 {
-	fprintf(out,
-	        "usage: mimamori events tail [--follow] [--kind K] [--min-sev N] [-n N]\n"
-	        "                            [--pretty | --json]\n"
-	        "\n"
-	        "Print the events held in the aggregator's spool, oldest first.\n"
-	        "\n"
-	        "  -f, --follow     keep printing new events as they arrive (Ctrl-C stops)\n"
-	        "  --kind K         only events of kind K (alert, asset, health, stat)\n"
-	        "  --min-sev N      only events with severity N or higher (1-5)\n"
-	        "  -n N             only the last N matching events (then follow)\n"
-	        "  --pretty         one line per event for people\n"
-	        "  --json           JSON lines (the default)\n");
+	fprintf(out, "usage: mimamori events tail [--follow] [--kind K] [--min-sev N] [-n N]\n"
+	             "                            [--pretty | --json]\n"
+	             "\n"
+	             "Print the events held in the aggregator's spool, oldest first.\n"
+	             "\n"
+	             "  -f, --follow     keep printing new events as they arrive (Ctrl-C stops)\n"
+	             "  --kind K         only events of kind K (alert, asset, health, stat)\n"
+	             "  --min-sev N      only events with severity N or higher (1-5)\n"
+	             "  -n N             only the last N matching events (then follow)\n"
+	             "  --pretty         one line per event for people\n"
+	             "  --json           JSON lines (the default)\n");
 	return out == stdout ? 0 : 2;
 }
 
@@ -73,7 +72,8 @@ tail_row(void *arg, const struct mm_spool_row *row)
 		return 0;
 	}
 	mm_buf_reset(&t->out);
-	if ((t->pretty ? mm_event_to_pretty(ev, &t->out) : mm_event_to_json(ev, &t->out)) == MM_OK) {
+	if ((t->pretty ? mm_event_to_pretty(ev, &t->out) : mm_event_to_json(ev, &t->out)) ==
+	    MM_OK) {
 		if (t->ring != NULL) {
 			free(t->ring[t->ringpos]);
 			t->ring[t->ringpos] = strdup(mm_buf_cstr(&t->out));
@@ -131,7 +131,8 @@ mm_events_main(const struct mm_config *cfg, int argc, char **argv)
 		} else if (strcmp(o, "--kind") == 0 && i + 1 < argc) {
 			t.kind = mm_event_kind_parse(argv[++i]);
 			if (t.kind == 0) {
-				fprintf(stderr, "mimamori events tail: unknown kind '%s'\n", argv[i]);
+				fprintf(stderr, "mimamori events tail: unknown kind '%s'\n",
+				        argv[i]);
 				return 2;
 			}
 		} else if (strcmp(o, "--min-sev") == 0 && i + 1 < argc) {
@@ -161,8 +162,8 @@ mm_events_main(const struct mm_config *cfg, int argc, char **argv)
 	so.dir = conf.spool_dir;
 	so.readonly = 1;
 	if ((rc = mm_spool_open(&s, &so, NULL)) != MM_OK) {
-		fprintf(stderr, "mimamori events tail: no readable spool in %s (%s)\n", conf.spool_dir,
-		        mm_strerror(rc));
+		fprintf(stderr, "mimamori events tail: no readable spool in %s (%s)\n",
+		        conf.spool_dir, mm_strerror(rc));
 		goto out;
 	}
 	if (t.last_n > 0 && (t.ring = calloc(t.last_n, sizeof(char *))) == NULL)

@@ -27,8 +27,8 @@ struct mm_sink_event {
 };
 
 struct mm_sink_ops {
-	const char *name;               /* group name under aggregator.sinks */
-	const struct mm_cfg_key *keys;  /* its configuration keys */
+	const char *name;              /* group name under aggregator.sinks */
+	const struct mm_cfg_key *keys; /* its configuration keys */
 	size_t nkeys;
 	/* Open; pos is what the last persisted cursor recorded (0 at first). */
 	int (*open)(void **out, const struct mm_cfg_values *vals, const struct mm_config *cfg,

@@ -206,6 +206,7 @@ file_close(void *sink)
 }
 
 const struct mm_sink_ops mm_sink_file_ops = {
-        "file",     file_keys, sizeof(file_keys) / sizeof(file_keys[0]), file_open, file_write,
-        file_sync, file_checkpoint, file_close,
+        "file",          file_keys,  sizeof(file_keys) / sizeof(file_keys[0]),
+        file_open,       file_write, file_sync,
+        file_checkpoint, file_close,
 };

@@ -192,7 +192,8 @@ salvage_rows(sqlite3 *old, sqlite3 *db, struct mm_spool_recovery *rec, uint64_t 
 			int c;
 
 			last = seq;
-			if (data == NULL || id == NULL || strlen((const char *)id) != MM_EVENT_ID_LEN ||
+			if (data == NULL || id == NULL ||
+			    strlen((const char *)id) != MM_EVENT_ID_LEN ||
 			    mm_spool_crc32(data, (size_t)len) !=
 			            (uint32_t)sqlite3_column_int64(sel, 5)) {
 				rec->corrupt_records++;
@@ -255,7 +256,8 @@ pad_truncated(const char *path)
 		psize = (uint64_t)h[16] << 8 | h[17];
 		if (psize == 1)
 			psize = 65536;
-		pages = (uint64_t)h[28] << 24 | (uint64_t)h[29] << 16 | (uint64_t)h[30] << 8 | h[31];
+		pages = (uint64_t)h[28] << 24 | (uint64_t)h[29] << 16 | (uint64_t)h[30] << 8 |
+		        h[31];
 		/* Bounded: a damaged header must not make us write a huge file. */
 		if (psize >= 512 && pages > 0 && psize * pages > (uint64_t)st.st_size &&
 		    psize * pages <= (uint64_t)st.st_size * 4 + (64u << 20))
@@ -293,9 +295,9 @@ salvage(struct mm_spool *s, struct mm_spool_recovery *rec)
 				sqlite3_stmt *ins = NULL;
 				uint64_t cs = (uint64_t)sqlite3_column_int64(st, 1);
 
-				if (sqlite3_prepare_v2(s->db,
-				                       "INSERT OR REPLACE INTO cursor VALUES(?,?,?)",
-				                       -1, &ins, NULL) == SQLITE_OK) {
+				if (sqlite3_prepare_v2(
+				            s->db, "INSERT OR REPLACE INTO cursor VALUES(?,?,?)",
+				            -1, &ins, NULL) == SQLITE_OK) {
 					sqlite3_bind_value(ins, 1, sqlite3_column_value(st, 0));
 					sqlite3_bind_int64(ins, 2, (sqlite3_int64)cs);
 					sqlite3_bind_value(ins, 3, sqlite3_column_value(st, 2));
@@ -375,8 +377,8 @@ prepare_all(struct mm_spool *s)
 	                       " ORDER BY seq LIMIT ?",
 	                       -1, &s->read, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, pos FROM cursor WHERE name = ?", -1,
-	                       &s->cur_get, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, pos FROM cursor WHERE name = ?", -1, &s->cur_get,
+	                       NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	if (s->o.readonly)
 		return MM_OK;
@@ -528,9 +530,9 @@ delete_upto(struct mm_spool *s, uint64_t upto, uint64_t *rows)
 	int rc = MM_ERR_IO;
 
 	*rows = 0;
-	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT count(*), coalesce(sum(length(data)),0) FROM ev WHERE seq <= ?",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(
+	            s->db, "SELECT count(*), coalesce(sum(length(data)),0) FROM ev WHERE seq <= ?",
+	            -1, &st, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -592,8 +594,8 @@ mm_spool_make_room(struct mm_spool *s, size_t bytes, uint64_t *dropped)
 }
 
 int
-mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data,
-             size_t len, int *dup)
+mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data, size_t len,
+             int *dup)
 {
 	sqlite3_stmt *st = s->put;
 
@@ -733,11 +735,11 @@ mm_spool_stats(struct mm_spool *s, struct mm_spool_stats *out)
 	out->bytes = used(s);
 	out->max_bytes = s->o.max_bytes;
 	out->last_seq = s->next_seq - 1;
-	out->undelivered =
-	        (uint64_t)query_int(s->db, "SELECT count(*) FROM ev WHERE seq > ?",
-	                            (int64_t)s->delivered, 0);
-	out->oldest_undelivered_rx_ms = query_int(
-	        s->db, "SELECT rx FROM ev WHERE seq > ? ORDER BY seq LIMIT 1", (int64_t)s->delivered, 0);
+	out->undelivered = (uint64_t)query_int(s->db, "SELECT count(*) FROM ev WHERE seq > ?",
+	                                       (int64_t)s->delivered, 0);
+	out->oldest_undelivered_rx_ms =
+	        query_int(s->db, "SELECT rx FROM ev WHERE seq > ? ORDER BY seq LIMIT 1",
+	                  (int64_t)s->delivered, 0);
 	return MM_OK;
 }
 

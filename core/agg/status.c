@@ -81,7 +81,7 @@ jstring(struct jparser *jp)
 				int k;
 				for (k = 0; k < 4 && jp->p < jp->end; k++, jp->p++) {
 					char h = *jp->p;
-					v = v * 16 + (unsigned)(h >= 'a' ? h - 'a' + 10
+					v = v * 16 + (unsigned)(h >= 'a'   ? h - 'a' + 10
 					                        : h >= 'A' ? h - 'A' + 10
 					                                   : h - '0');
 				}
@@ -301,11 +301,13 @@ print_modules(const struct jnode *sup, const struct jnode *agg)
 {
 	const struct jnode *mods = jget(sup, "modules"), *m, *am = jget(agg, "modules");
 
-	printf("Modules (supervisor %s):\n",
-	       sup == NULL ? "not running, no status file" : alive(sup) ? "running" : "not running");
+	printf("Modules (supervisor %s):\n", sup == NULL  ? "not running, no status file"
+	                                     : alive(sup) ? "running"
+	                                                  : "not running");
 	if (mods != NULL && mods->type == J_ARR && mods->kid != NULL) {
-		printf("  %-16s %-11s %7s %8s %-14s %9s %9s %8s %8s %8s\n", "MODULE", "STATE", "PID",
-		       "RESTARTS", "LAST EXIT", "STORED", "QUEUED", "ACKED", "DROPPED", "BUFFERED");
+		printf("  %-16s %-11s %7s %8s %-14s %9s %9s %8s %8s %8s\n", "MODULE", "STATE",
+		       "PID", "RESTARTS", "LAST EXIT", "STORED", "QUEUED", "ACKED", "DROPPED",
+		       "BUFFERED");
 		for (m = mods->kid; m != NULL; m = m->next) {
 			const struct jnode *tr = jget(m, "transport"), *x;
 			const char *name = jstr(m, "name", "?");
@@ -314,14 +316,15 @@ print_modules(const struct jnode *sup, const struct jnode *agg)
 			for (x = am ? am->kid : NULL; x != NULL; x = x->next)
 				if (strcmp(jstr(x, "name", ""), name) == 0)
 					stored = jnum(x, "events");
-			printf("  %-16s %-11s %7.0f %8.0f %-14s %9.0f %9.0f %8.0f %8.0f %8.0f\n", name,
-			       jstr(m, "state", "?"), jnum(m, "pid"), jnum(m, "restarts"),
+			printf("  %-16s %-11s %7.0f %8.0f %-14s %9.0f %9.0f %8.0f %8.0f %8.0f\n",
+			       name, jstr(m, "state", "?"), jnum(m, "pid"), jnum(m, "restarts"),
 			       jstr(m, "last_exit", "-"), stored, jnum(tr, "queued"),
 			       jnum(tr, "acked"), jnum(tr, "dropped_full"), jnum(tr, "buffered"));
 			if (jstr(m, "reason", NULL) != NULL && jstr(m, "reason", "")[0])
 				printf("  %-16s reason: %s\n", "", jstr(m, "reason", ""));
 			if (jnum(tr, "rejected") > 0 || jnum(tr, "resent") > 0)
-				printf("  %-16s transport: %.0f rejected by the aggregator, %.0f resent\n",
+				printf("  %-16s transport: %.0f rejected by the aggregator, %.0f "
+				       "resent\n",
 				       "", jnum(tr, "rejected"), jnum(tr, "resent"));
 		}
 	} else {
@@ -361,9 +364,9 @@ print_aggregator(const struct jnode *agg, const char *path)
 	printf("  in: %.0f events in %.0f batches, %.0f duplicates ignored\n", jnum(d, "events"),
 	       jnum(d, "batches"), jnum(d, "duplicates"));
 	for (k = sinks ? sinks->kid : NULL; k != NULL; k = k->next) {
-		printf("  sink %-8s out %.0f, pending %.0f, failures %.0f, skipped %.0f", jstr(k, "name", "?"),
-		       jnum(k, "events"), jnum(k, "pending"), jnum(k, "failures"),
-		       jnum(k, "skipped"));
+		printf("  sink %-8s out %.0f, pending %.0f, failures %.0f, skipped %.0f",
+		       jstr(k, "name", "?"), jnum(k, "events"), jnum(k, "pending"),
+		       jnum(k, "failures"), jnum(k, "skipped"));
 		if (jnum(k, "retry_in_ms") > 0)
 			printf(", retry in %.1f s (%s)", jnum(k, "retry_in_ms") / 1000.0,
 			       jstr(k, "last_error", ""));
@@ -396,7 +399,8 @@ mm_status_main(const struct mm_config *cfg, int argc, char **argv)
 		}
 	}
 	mm_agg_conf_load(&conf, cfg, NULL);
-	snprintf(sup_path, sizeof(sup_path), "%s/supervisor.json", cfg->run_dir ? cfg->run_dir : ".");
+	snprintf(sup_path, sizeof(sup_path), "%s/supervisor.json",
+	         cfg->run_dir ? cfg->run_dir : ".");
 	sup = jload(sup_path, &sup_raw);
 	agg = jload(conf.stats_path, &agg_raw);
 	if (json) {

@@ -173,8 +173,8 @@ mm_wire_iter_next(struct mm_wire_iter *it, const uint8_t **ev, size_t *len)
 }
 
 int
-mm_wire_encode_ack(struct mm_buf *out, uint64_t id, int status, const uint32_t *rej,
-                   uint32_t nrej, const char *reason)
+mm_wire_encode_ack(struct mm_buf *out, uint64_t id, int status, const uint32_t *rej, uint32_t nrej,
+                   const char *reason)
 {
 	uint8_t hdr[17], v[4];
 	size_t rlen = reason ? strlen(reason) : 0;

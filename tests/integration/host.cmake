@@ -41,7 +41,12 @@ add_dependencies(test_replay mimamori)
 # example built out of tree against an installed SDK (cmake and pkg-config).
 add_test(NAME sdk_headers COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/sdk_headers.sh
   ${CMAKE_SOURCE_DIR}/sdk/include)
+if(MM_SANITIZE)
+  set(MM_OOT_FLAGS "-fsanitize=address,undefined")
+else()
+  set(MM_OOT_FLAGS "")
+endif()
 add_test(NAME sdk_out_of_tree COMMAND ${CMAKE_SOURCE_DIR}/tests/integration/sdk_out_of_tree.sh
-  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+  ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR} "${MM_OOT_FLAGS}")
 set_tests_properties(sdk_headers sdk_out_of_tree PROPERTIES LABELS integration
   ENVIRONMENT "${MM_TEST_ENV}" TIMEOUT 600)

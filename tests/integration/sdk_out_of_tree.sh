@@ -5,6 +5,9 @@
 set -eu
 src=$1
 build=$2
+# The SDK library of a sanitizer build carries instrumentation: a plugin
+# linking it must be built with the same flags.
+flags=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cmake --install "$build" --prefix "$tmp/prefix" >"$tmp/install.log"
@@ -12,7 +15,8 @@ test -f "$tmp/prefix/include/mimamori/plugin.h"
 test -f "$tmp/prefix/lib/pkgconfig/mimamori-sdk.pc" || test -f "$tmp/prefix/lib64/pkgconfig/mimamori-sdk.pc"
 # 1. CMake package.
 cp -r "$src/sdk/examples/hello" "$tmp/hello-src"
-cmake -S "$tmp/hello-src" -B "$tmp/hello-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >"$tmp/cfg.log"
+cmake -S "$tmp/hello-src" -B "$tmp/hello-build" -DCMAKE_PREFIX_PATH="$tmp/prefix" \
+	-DCMAKE_C_FLAGS="$flags" -DCMAKE_MODULE_LINKER_FLAGS="$flags" >"$tmp/cfg.log"
 cmake --build "$tmp/hello-build" >"$tmp/build.log"
 test -f "$tmp/hello-build/hello.so"
 mkdir -p "$tmp/plugins-cmake"
@@ -20,7 +24,8 @@ cp "$tmp/hello-build/hello.so" "$tmp/plugins-cmake/"
 # 2. pkg-config alone.
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig:$tmp/prefix/lib64/pkgconfig"
 mkdir -p "$tmp/plugins-pc"
-${CC:-cc} -std=c11 -Wall -Wextra -Werror -shared -o "$tmp/plugins-pc/hello.so" \
+# shellcheck disable=SC2086,SC2046
+${CC:-cc} $flags -std=c11 -Wall -Wextra -Werror -shared -o "$tmp/plugins-pc/hello.so" \
 	"$src/sdk/examples/hello/hello.c" $(pkg-config --cflags --libs mimamori-sdk)
 chmod 755 "$tmp" "$tmp/plugins-cmake" "$tmp/plugins-pc"
 for d in plugins-cmake plugins-pc; do

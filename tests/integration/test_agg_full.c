@@ -52,8 +52,8 @@ START_TEST(test_refuse_holds_then_delivers)
 	snprintf(n, sizeof(n), "%d", N);
 	agg = agg_start_aggregator(&e);
 	{
-		const char *a[] = {"produce", e.endpoint, "full", n, ids, prog, "--pad", "200",
-		                   "--flush-ms", "120000", NULL};
+		const char *a[] = {"produce", e.endpoint, "full",       n,        ids, prog,
+		                   "--pad",   "200",      "--flush-ms", "120000", NULL};
 		prod = agg_spawn(&e, "prod.log", a);
 	}
 	ck_assert_int_gt(agg_wait_stat(&e, "drops.refused_events", 1, 20000), 0);
@@ -114,7 +114,8 @@ START_TEST(test_drop_oldest_counts)
 	snprintf(n, sizeof(n), "%d", N);
 	agg = agg_start_aggregator(&e);
 	{
-		const char *a[] = {"produce", e.endpoint, "full", n, ids, prog, "--pad", "200", NULL};
+		const char *a[] = {"produce", e.endpoint, "full", n,   ids,
+		                   prog,      "--pad",    "200",  NULL};
 		ck_assert_int_eq(agg_wait(agg_spawn(&e, "prod.log", a), 60000), 0);
 	}
 	ck_assert_int_ge(agg_wait_stat(&e, "health_events", 1, 5000), 1);

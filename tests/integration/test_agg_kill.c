@@ -55,10 +55,10 @@ START_TEST(test_kill_aggregator_five_times)
 	snprintf(p2, sizeof(p2), "%s/prog2", e.root);
 	agg = agg_start_aggregator(&e);
 	{
-		const char *a1[] = {"produce", e.endpoint, "prod1", n, ids1, p1,
-		                    "--flush-ms", "120000", NULL};
-		const char *a2[] = {"produce", e.endpoint, "prod2", n, ids2, p2,
-		                    "--flush-ms", "120000", NULL};
+		const char *a1[] = {"produce", e.endpoint,   "prod1",  n,   ids1,
+		                    p1,        "--flush-ms", "120000", NULL};
+		const char *a2[] = {"produce", e.endpoint,   "prod2",  n,   ids2,
+		                    p2,        "--flush-ms", "120000", NULL};
 		prod1 = agg_spawn(&e, "prod1.log", a1);
 		prod2 = agg_spawn(&e, "prod2.log", a2);
 	}
@@ -73,8 +73,8 @@ START_TEST(test_kill_aggregator_five_times)
 	ck_assert_int_eq(agg_wait(prod1, 300000), 0);
 	ck_assert_int_eq(agg_wait(prod2, 300000), 0);
 	/* Everything is acked, so stored; wait until the sink has it all. */
-	ck_assert_int_ge(agg_wait_stat(&e, "sinks.file.cursor", agg_stat(&e, "spool.last_seq"), 60000),
-	                 0);
+	ck_assert_int_ge(
+	        agg_wait_stat(&e, "sinks.file.cursor", agg_stat(&e, "spool.last_seq"), 60000), 0);
 	poll(NULL, 0, 1200);
 	ck_assert_int_eq(agg_wait_stat(&e, "spool.undelivered", 0, 0) == 0, 1);
 	ck_assert_int_eq(agg_stop(agg), 0);

@@ -30,39 +30,39 @@ struct legacy_state {
 };
 
 static const struct mm_cfg_key config_keys[] = {
-	{"mode", MM_CFG_STRING, "auto", 0, -1, 0,
-	 "auto (follow the sensor role), pc, utm or both."},
-	{"eol_table", MM_CFG_STRING, "legacy/eol.tsv", 0, -1, 0,
-	 "End-of-life table (product, version, date, source); relative to the data directory."},
-	{"eol_reference", MM_CFG_STRING, "", 0, -1, 0,
-	 "Judge end of life as of this YYYY-MM-DD date instead of today (for tests and audits)."},
-	{"signals", MM_CFG_STRING, "legacy/signals.tsv", 0, -1, 0,
-	 "Passive signal table mapping fingerprints to operating systems."},
-	{"p0f_fp", MM_CFG_STRING, "/etc/p0f/p0f.fp", 0, -1, 0,
-	 "p0f v3 fingerprint database (Debian package p0f); missing means no TCP signal."},
-	{"syn_extra", MM_CFG_STRING, "legacy/syn-extra.fp", 0, -1, 0,
-	 "Extra TCP signatures in p0f v3 format, read after p0f_fp."},
-	{"min_signals", MM_CFG_INT, "2", 1, 4, 0,
-	 "Independent signal families that must agree before a device is called legacy."},
-	{"max_hosts", MM_CFG_INT, "4096", 16, 1048576, 0, "Devices tracked at most."},
-	{"interface", MM_CFG_STRING, "any", 0, -1, 0, "Capture interface on a UTM."},
-	{"bpf", MM_CFG_STRING, "", 0, -1, 0, "Optional capture filter."},
-	{"root", MM_CFG_STRING, "/", 0, -1, 0,
-	 "Root directory the PC checks read below (a fixture tree in tests)."},
-	{"clamav_dir", MM_CFG_STRING, "/var/lib/clamav", 0, -1, 0,
-	 "ClamAV database directory, below root."},
-	{"av_max_age_days", MM_CFG_INT, "7", 1, 365, 0,
-	 "Antivirus signatures older than this many days are stale."},
-	{"apt_file", MM_CFG_STRING, "", 0, -1, 0,
-	 "Saved `apt-get -s upgrade` output below root; empty runs apt_command instead."},
-	{"apt_command", MM_CFG_STRING, "apt-get -s -q -o Debug::NoLocking=true upgrade", 0, -1, 0,
-	 "Command listing pending upgrades (only run when root is /)."},
-	{"fw_file", MM_CFG_STRING, "", 0, -1, 0,
-	 "Saved firewall ruleset (nft list ruleset or iptables-save) below root."},
-	{"fw_command", MM_CFG_STRING, "nft list ruleset", 0, -1, 0,
-	 "Command printing the active firewall ruleset (only run when root is /)."},
-	{"inventory_hours", MM_CFG_INT, "24", 1, 720, 0, "Hours between PC inventory checks."},
-	{NULL, 0, NULL, 0, 0, 0, NULL}};
+        {"mode", MM_CFG_STRING, "auto", 0, -1, 0,
+         "auto (follow the sensor role), pc, utm or both."},
+        {"eol_table", MM_CFG_STRING, "legacy/eol.tsv", 0, -1, 0,
+         "End-of-life table (product, version, date, source); relative to the data directory."},
+        {"eol_reference", MM_CFG_STRING, "", 0, -1, 0,
+         "Judge end of life as of this YYYY-MM-DD date instead of today (for tests and audits)."},
+        {"signals", MM_CFG_STRING, "legacy/signals.tsv", 0, -1, 0,
+         "Passive signal table mapping fingerprints to operating systems."},
+        {"p0f_fp", MM_CFG_STRING, "/etc/p0f/p0f.fp", 0, -1, 0,
+         "p0f v3 fingerprint database (Debian package p0f); missing means no TCP signal."},
+        {"syn_extra", MM_CFG_STRING, "legacy/syn-extra.fp", 0, -1, 0,
+         "Extra TCP signatures in p0f v3 format, read after p0f_fp."},
+        {"min_signals", MM_CFG_INT, "2", 1, 4, 0,
+         "Independent signal families that must agree before a device is called legacy."},
+        {"max_hosts", MM_CFG_INT, "4096", 16, 1048576, 0, "Devices tracked at most."},
+        {"interface", MM_CFG_STRING, "any", 0, -1, 0, "Capture interface on a UTM."},
+        {"bpf", MM_CFG_STRING, "", 0, -1, 0, "Optional capture filter."},
+        {"root", MM_CFG_STRING, "/", 0, -1, 0,
+         "Root directory the PC checks read below (a fixture tree in tests)."},
+        {"clamav_dir", MM_CFG_STRING, "/var/lib/clamav", 0, -1, 0,
+         "ClamAV database directory, below root."},
+        {"av_max_age_days", MM_CFG_INT, "7", 1, 365, 0,
+         "Antivirus signatures older than this many days are stale."},
+        {"apt_file", MM_CFG_STRING, "", 0, -1, 0,
+         "Saved `apt-get -s upgrade` output below root; empty runs apt_command instead."},
+        {"apt_command", MM_CFG_STRING, "apt-get -s -q -o Debug::NoLocking=true upgrade", 0, -1, 0,
+         "Command listing pending upgrades (only run when root is /)."},
+        {"fw_file", MM_CFG_STRING, "", 0, -1, 0,
+         "Saved firewall ruleset (nft list ruleset or iptables-save) below root."},
+        {"fw_command", MM_CFG_STRING, "nft list ruleset", 0, -1, 0,
+         "Command printing the active firewall ruleset (only run when root is /)."},
+        {"inventory_hours", MM_CFG_INT, "24", 1, 720, 0, "Hours between PC inventory checks."},
+        {NULL, 0, NULL, 0, 0, 0, NULL}};
 
 /* Resolve a configured data path against the data directory. */
 static void
@@ -191,8 +191,8 @@ pc_run(struct mm_ctx *ctx, void *user)
 	}
 	if (r.updates_known && r.updates_security > 0) {
 		snprintf(count, sizeof(count), "%d", r.updates_security);
-		pc_alert(ctx, &r, 103, "security_updates_pending", MM_SEV_MEDIUM, "legacy.pc_updates",
-		         (const char *[]){"count", count, NULL});
+		pc_alert(ctx, &r, 103, "security_updates_pending", MM_SEV_MEDIUM,
+		         "legacy.pc_updates", (const char *[]){"count", count, NULL});
 	}
 	if (r.fw_active == LEGACY_NO)
 		pc_alert(ctx, &r, 104, "firewall_inactive", MM_SEV_LOW, "legacy.pc_firewall",
@@ -252,7 +252,8 @@ on_change(void *user, struct legacy_host *h, int change, const struct legacy_ass
 		mm_ev_int(ctx, ev, "sev", MM_SEV_INFO);
 		mm_ev_str(ctx, ev, "action", "detected");
 		host_fields(ctx, ev, h, a, ip);
-		mm_ev_msg(ctx, ev, "legacy.host_inventory", (const char *[]){"ip", ip, "os", os, NULL});
+		mm_ev_msg(ctx, ev, "legacy.host_inventory",
+		          (const char *[]){"ip", ip, "os", os, NULL});
 		mm_emit(ctx, ev);
 		return;
 	}
@@ -281,7 +282,10 @@ on_change(void *user, struct legacy_host *h, int change, const struct legacy_ass
 		mm_ev_str(ctx, ev, "rule.name", "legacy_os_internet");
 		mm_ev_addr(ctx, ev, "dst.ip", &h->ext_peer);
 		mm_ev_int(ctx, ev, "dst.port", h->ext_port);
-		mm_ev_str(ctx, ev, "proto", h->ext_proto == 6 ? "tcp" : h->ext_proto == 17 ? "udp" : "ip");
+		mm_ev_str(ctx, ev, "proto",
+		          h->ext_proto == 6    ? "tcp"
+		          : h->ext_proto == 17 ? "udp"
+		                               : "ip");
 		mm_ev_msg(ctx, ev, "legacy.host_internet",
 		          (const char *[]){"ip", ip, "os", os, "peer", peer, NULL});
 		mm_counter_add(ctx, "legacy_hosts_online", 1);
@@ -346,7 +350,8 @@ legacy_init(struct mm_ctx *ctx)
 		goto out;
 	}
 	if (st->eol->bad_lines > 0)
-		mm_log(ctx, MM_LOG_WARN, "%s: %zu malformed lines skipped", path, st->eol->bad_lines);
+		mm_log(ctx, MM_LOG_WARN, "%s: %zu malformed lines skipped", path,
+		       st->eol->bad_lines);
 	if (!st->run_utm)
 		goto out;
 
@@ -449,22 +454,22 @@ legacy_fini(struct mm_ctx *ctx)
 }
 
 static const struct mm_plugin legacy_plugin = {
-	.abi_version = MM_ABI_VERSION,
-	.size = sizeof(struct mm_plugin),
-	.name = "legacy",
-	.version = LEGACY_VERSION,
-	.vendor = "mimamori",
-	.description = "Finds end-of-life and unprotected systems: on the PC itself and, from the "
-	               "UTM, by passive fingerprinting of LAN devices.",
-	.roles = MM_ROLE_UTM | MM_ROLE_PC,
-	.caps = MM_CAP_PACKETS | MM_CAP_HOST,
-	.config = config_keys,
-	.init = legacy_init,
-	.start = legacy_start,
-	.stop = legacy_stop,
-	.fini = legacy_fini,
-	.reload = NULL,
-	.feed = NULL,
+        .abi_version = MM_ABI_VERSION,
+        .size = sizeof(struct mm_plugin),
+        .name = "legacy",
+        .version = LEGACY_VERSION,
+        .vendor = "mimamori",
+        .description = "Finds end-of-life and unprotected systems: on the PC itself and, from the "
+                       "UTM, by passive fingerprinting of LAN devices.",
+        .roles = MM_ROLE_UTM | MM_ROLE_PC,
+        .caps = MM_CAP_PACKETS | MM_CAP_HOST,
+        .config = config_keys,
+        .init = legacy_init,
+        .start = legacy_start,
+        .stop = legacy_stop,
+        .fini = legacy_fini,
+        .reload = NULL,
+        .feed = NULL,
 };
 
 MM_PLUGIN_EXPORT const struct mm_plugin *mm_plugin_entry(void);

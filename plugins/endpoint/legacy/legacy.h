@@ -77,12 +77,12 @@ const struct legacy_eol_entry *legacy_eol_find(const struct legacy_eol *t, const
 
 /* What the platform layer reports about the running OS. */
 struct legacy_os_info {
-	char id[32];          /* os-release ID ("debian"), "windows" */
-	char id_like[96];     /* os-release ID_LIKE, space-separated */
-	char version_id[32];  /* os-release VERSION_ID ("8", "24.04") */
-	char pretty[128];     /* PRETTY_NAME */
-	char kernel[96];      /* uname release */
-	char machine[32];     /* uname machine */
+	char id[32];         /* os-release ID ("debian"), "windows" */
+	char id_like[96];    /* os-release ID_LIKE, space-separated */
+	char version_id[32]; /* os-release VERSION_ID ("8", "24.04") */
+	char pretty[128];    /* PRETTY_NAME */
+	char kernel[96];     /* uname release */
+	char machine[32];    /* uname machine */
 };
 
 /*
@@ -96,13 +96,13 @@ int legacy_platform_os(struct legacy_os_info *out, const char *root);
 
 /* Options of the PC checks; paths are relative to root unless absolute. */
 struct legacy_pc_opts {
-	const char *root;          /* "/" in production */
-	const char *clamav_dir;    /* "var/lib/clamav" */
-	int av_max_age_days;       /* signatures older than this are stale */
-	const char *apt_file;      /* saved `apt-get -s upgrade` output, or NULL */
-	const char *apt_command;   /* run when root is "/" and apt_file is unset */
-	const char *fw_file;       /* saved `nft list ruleset` / iptables-save, or NULL */
-	const char *fw_command;    /* run when root is "/" and fw_file is unset */
+	const char *root;        /* "/" in production */
+	const char *clamav_dir;  /* "var/lib/clamav" */
+	int av_max_age_days;     /* signatures older than this are stale */
+	const char *apt_file;    /* saved `apt-get -s upgrade` output, or NULL */
+	const char *apt_command; /* run when root is "/" and apt_file is unset */
+	const char *fw_file;     /* saved `nft list ruleset` / iptables-save, or NULL */
+	const char *fw_command;  /* run when root is "/" and fw_file is unset */
 };
 
 enum legacy_tri { LEGACY_UNKNOWN = -1, LEGACY_NO = 0, LEGACY_YES = 1 };
@@ -115,15 +115,15 @@ struct legacy_pc_report {
 	char eol_version[32];
 	char eol_date[16];
 	char eol_source[128];
-	int av_present;       /* enum legacy_tri */
-	char av_name[16];     /* "clamav" */
-	int64_t av_sig_day;   /* signature build day, -1 unknown */
-	int64_t av_age_days;  /* -1 unknown */
-	int av_stale;         /* 1 when older than av_max_age_days */
-	int updates_known;    /* 1 when a source could be read */
+	int av_present;      /* enum legacy_tri */
+	char av_name[16];    /* "clamav" */
+	int64_t av_sig_day;  /* signature build day, -1 unknown */
+	int64_t av_age_days; /* -1 unknown */
+	int av_stale;        /* 1 when older than av_max_age_days */
+	int updates_known;   /* 1 when a source could be read */
 	int updates_total;
 	int updates_security;
-	int fw_active; /* enum legacy_tri */
+	int fw_active;    /* enum legacy_tri */
 	char fw_kind[16]; /* "nftables", "iptables" */
 };
 
@@ -155,14 +155,14 @@ enum legacy_quirk {
 	Q_NZ_ID = 1u << 1,   /* id+ */
 	Q_ZERO_ID = 1u << 2, /* id- */
 	Q_ECN = 1u << 3,
-	Q_NZ_MBZ = 1u << 4,  /* 0+ */
+	Q_NZ_MBZ = 1u << 4, /* 0+ */
 	Q_FLOW = 1u << 5,
-	Q_ZERO_SEQ = 1u << 6, /* seq- */
-	Q_NZ_ACK = 1u << 7,   /* ack+ */
-	Q_ZERO_ACK = 1u << 8, /* ack- */
-	Q_NZ_URG = 1u << 9,   /* uptr+ */
-	Q_URG = 1u << 10,     /* urgf+ */
-	Q_PUSH = 1u << 11,    /* pushf+ */
+	Q_ZERO_SEQ = 1u << 6,      /* seq- */
+	Q_NZ_ACK = 1u << 7,        /* ack+ */
+	Q_ZERO_ACK = 1u << 8,      /* ack- */
+	Q_NZ_URG = 1u << 9,        /* uptr+ */
+	Q_URG = 1u << 10,          /* urgf+ */
+	Q_PUSH = 1u << 11,         /* pushf+ */
 	Q_OPT_ZERO_TS1 = 1u << 12, /* ts1- */
 	Q_OPT_NZ_TS2 = 1u << 13,   /* ts2+ */
 	Q_OPT_EOL_NZ = 1u << 14,   /* opt+ */
@@ -174,16 +174,16 @@ enum legacy_quirk {
 enum legacy_tcpopt { O_EOL = 0, O_NOP = 1, O_MSS = 2, O_WS = 3, O_SOK = 4, O_SACK = 5, O_TS = 8 };
 
 struct legacy_p0f_sig {
-	uint16_t label; /* index into labels */
+	uint16_t label;   /* index into labels */
 	uint8_t response; /* 0 [tcp:request] (SYN), 1 [tcp:response] (SYN+ACK) */
 	uint8_t ver;      /* 0 any, 4, 6 */
 	uint8_t ttl;
 	uint8_t bad_ttl; /* "64-": the observed TTL may be anything up to ttl */
 	int16_t olen;
-	int32_t mss;    /* -1 any */
-	uint8_t wtype;  /* enum legacy_p0f_wtype */
-	int32_t wsize;  /* value or multiplier */
-	int16_t scale;  /* -1 any */
+	int32_t mss;   /* -1 any */
+	uint8_t wtype; /* enum legacy_p0f_wtype */
+	int32_t wsize; /* value or multiplier */
+	int16_t scale; /* -1 any */
 	uint8_t nopt;
 	uint8_t opt[LEGACY_P0F_MAX_OPTS];
 	uint8_t eol_pad;
@@ -310,8 +310,8 @@ struct legacy_dhcp_info {
 	int has_55, has_60;
 	uint8_t prl[64]; /* option 55 */
 	size_t nprl;
-	char vendor[64];   /* option 60 */
-	char hostname[64]; /* option 12 */
+	char vendor[64];          /* option 60 */
+	char hostname[64];        /* option 12 */
 	struct mm_addr requested; /* option 50 or ciaddr */
 };
 

@@ -134,12 +134,23 @@ parse_quirks(uint32_t *out, char *s)
 	static const struct {
 		const char *name;
 		uint32_t bit;
-	} names[] = {{"df", Q_DF},          {"id+", Q_NZ_ID},       {"id-", Q_ZERO_ID},
-	             {"ecn", Q_ECN},        {"0+", Q_NZ_MBZ},       {"flow", Q_FLOW},
-	             {"seq-", Q_ZERO_SEQ},  {"ack+", Q_NZ_ACK},     {"ack-", Q_ZERO_ACK},
-	             {"uptr+", Q_NZ_URG},   {"urgf+", Q_URG},       {"pushf+", Q_PUSH},
-	             {"ts1-", Q_OPT_ZERO_TS1}, {"ts2+", Q_OPT_NZ_TS2}, {"opt+", Q_OPT_EOL_NZ},
-	             {"exws", Q_OPT_EXWS},  {"bad", Q_OPT_BAD}};
+	} names[] = {{"df", Q_DF},
+	             {"id+", Q_NZ_ID},
+	             {"id-", Q_ZERO_ID},
+	             {"ecn", Q_ECN},
+	             {"0+", Q_NZ_MBZ},
+	             {"flow", Q_FLOW},
+	             {"seq-", Q_ZERO_SEQ},
+	             {"ack+", Q_NZ_ACK},
+	             {"ack-", Q_ZERO_ACK},
+	             {"uptr+", Q_NZ_URG},
+	             {"urgf+", Q_URG},
+	             {"pushf+", Q_PUSH},
+	             {"ts1-", Q_OPT_ZERO_TS1},
+	             {"ts2+", Q_OPT_NZ_TS2},
+	             {"opt+", Q_OPT_EOL_NZ},
+	             {"exws", Q_OPT_EXWS},
+	             {"bad", Q_OPT_BAD}};
 	char *tok, *save = NULL;
 	size_t i;
 
@@ -469,7 +480,8 @@ legacy_tcp_observe(struct legacy_tcp_obs *out, const struct mm_packet *pkt)
 	if (f & MM_TCP_PSH)
 		out->quirks |= Q_PUSH;
 	out->has_payload = pkt->payload_len > 0;
-	legacy_tcp_parse_options(out, pkt->tcp_options, pkt->tcp_options != NULL ? pkt->tcp_options_len : 0,
+	legacy_tcp_parse_options(out, pkt->tcp_options,
+	                         pkt->tcp_options != NULL ? pkt->tcp_options_len : 0,
 	                         f & MM_TCP_ACK);
 	return MM_OK;
 }
@@ -485,7 +497,8 @@ window_matches(const struct legacy_p0f_sig *s, const struct legacy_tcp_obs *o)
 	case P0F_W_MSS:
 		return o->mss > 0 && (int64_t)o->win == (int64_t)o->mss * s->wsize;
 	case P0F_W_MTU:
-		return o->mss > 0 && (int64_t)o->win == (int64_t)(o->mss + (o->ver == 6 ? 60 : 40)) * s->wsize;
+		return o->mss > 0 &&
+		       (int64_t)o->win == (int64_t)(o->mss + (o->ver == 6 ? 60 : 40)) * s->wsize;
 	case P0F_W_MOD:
 		return s->wsize > 0 && o->win % s->wsize == 0;
 	default:
@@ -514,7 +527,8 @@ legacy_p0f_match(const struct legacy_p0f *db, const struct legacy_tcp_obs *obs, 
 		if (s->olen != obs->olen || s->nopt != obs->nopt || s->eol_pad != obs->eol_pad ||
 		    memcmp(s->opt, obs->opt, obs->nopt) != 0)
 			continue;
-		if ((s->mss >= 0 && s->mss != obs->mss) || (s->scale >= 0 && s->scale != obs->scale))
+		if ((s->mss >= 0 && s->mss != obs->mss) ||
+		    (s->scale >= 0 && s->scale != obs->scale))
 			continue;
 		if (!window_matches(s, obs))
 			continue;

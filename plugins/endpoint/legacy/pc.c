@@ -62,8 +62,8 @@ legacy_clamav_header_time(int64_t *out, const char *hdr, size_t len)
 			    y < 2200 && d >= 1 && d <= 31 && hh >= 0 && hh < 24 && mm >= 0 &&
 			    mm < 60) {
 				unsigned m = (unsigned)((mp - months) / 3 + 1);
-				*out = legacy_days_from_civil(y, m, (unsigned)d) * 86400 + hh * 3600 +
-				       mm * 60;
+				*out = legacy_days_from_civil(y, m, (unsigned)d) * 86400 +
+				       hh * 3600 + mm * 60;
 				return MM_OK;
 			}
 		}
@@ -291,9 +291,9 @@ legacy_pc_check(struct legacy_pc_report *out, const struct legacy_pc_opts *opts,
 		text = NULL;
 	}
 	if (read_source(&text, &len, root, opts->fw_file, opts->fw_command) == MM_OK) {
-		out->fw_active =
-		        legacy_fw_parse(out->fw_kind, sizeof(out->fw_kind), text, len) ? LEGACY_YES
-		                                                                       : LEGACY_NO;
+		out->fw_active = legacy_fw_parse(out->fw_kind, sizeof(out->fw_kind), text, len)
+		                         ? LEGACY_YES
+		                         : LEGACY_NO;
 		free(text);
 	}
 	return MM_OK;

@@ -292,8 +292,8 @@ legacy_smb_extract(struct legacy_smb_info *out, const uint8_t *p, size_t len)
 int
 legacy_http_user_agent(char *out, size_t outlen, const uint8_t *p, size_t len)
 {
-	static const char *const methods[] = {"GET ", "POST ", "HEAD ", "PUT ", "OPTIONS ",
-	                                      "CONNECT ", "DELETE ", "PATCH "};
+	static const char *const methods[] = {"GET ",     "POST ",    "HEAD ",   "PUT ",
+	                                      "OPTIONS ", "CONNECT ", "DELETE ", "PATCH "};
 	static const char ua[] = "user-agent:";
 	size_t i, n = len < HTTP_SCAN_MAX ? len : HTTP_SCAN_MAX;
 	int is_req = 0;
@@ -355,7 +355,8 @@ legacy_dhcp_extract(struct legacy_dhcp_info *out, const uint8_t *p, size_t len)
 	memcpy(out->chaddr, m.chaddr, 6);
 	if (m.param_list.p != NULL) {
 		out->has_55 = 1;
-		out->nprl = m.param_list.len < sizeof(out->prl) ? m.param_list.len : sizeof(out->prl);
+		out->nprl =
+		        m.param_list.len < sizeof(out->prl) ? m.param_list.len : sizeof(out->prl);
 		memcpy(out->prl, m.param_list.p, out->nprl);
 	}
 	if (m.vendor_class.p != NULL) {

@@ -26,7 +26,7 @@ struct legacy_utm {
 	legacy_change_cb cb;
 	void *user;
 	struct legacy_host *hosts;
-	size_t nhosts; /* slots handed out */
+	size_t nhosts;    /* slots handed out */
 	uint32_t *bucket; /* IP hash: host index + 1 */
 	size_t nbucket;
 	struct mm_flow_table *flows;
@@ -39,12 +39,13 @@ legacy_addr_is_private(const struct mm_addr *a)
 	const uint8_t *b = a->addr;
 
 	if (a->family == 4) {
-		return b[0] == 10 || b[0] == 127 || b[0] == 0 || (b[0] == 172 && (b[1] & 0xf0) == 16) ||
-		       (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254) ||
-		       (b[0] == 100 && (b[1] & 0xc0) == 64) || b[0] >= 224 ||
-		       (b[0] == 192 && b[1] == 0 && b[2] == 2) ||
+		return b[0] == 10 || b[0] == 127 || b[0] == 0 ||
+		       (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+		       (b[0] == 169 && b[1] == 254) || (b[0] == 100 && (b[1] & 0xc0) == 64) ||
+		       b[0] >= 224 || (b[0] == 192 && b[1] == 0 && b[2] == 2) ||
 		       (b[0] == 198 && b[1] == 51 && b[2] == 100) ||
-		       (b[0] == 203 && b[1] == 0 && b[2] == 113) || (b[0] == 198 && (b[1] & 0xfe) == 18);
+		       (b[0] == 203 && b[1] == 0 && b[2] == 113) ||
+		       (b[0] == 198 && (b[1] & 0xfe) == 18);
 	}
 	if (a->family == 6) {
 		static const uint8_t zero[15];
@@ -189,7 +190,8 @@ legacy_assess_host(struct legacy_assess *out, const struct legacy_host *h, int m
 		const struct legacy_signal *s = &h->sig[i];
 		if (s->family >= LF__COUNT)
 			continue;
-		if (s->verdict == LV_LEGACY && (leg_os[s->family] == NULL || s->weight > leg_w[s->family])) {
+		if (s->verdict == LV_LEGACY &&
+		    (leg_os[s->family] == NULL || s->weight > leg_w[s->family])) {
 			leg_w[s->family] = s->weight;
 			leg_os[s->family] = s->os;
 		} else if (s->verdict == LV_CURRENT) {
@@ -274,17 +276,19 @@ report(struct legacy_utm *u, struct legacy_host *h)
 static void
 format_obs(char *out, size_t outlen, const struct legacy_tcp_obs *o)
 {
-	static const char *const onames[] = {"eol", "nop", "mss", "ws", "sok", "sack", "?6", "?7",
-	                                     "ts"};
+	static const char *const onames[] = {"eol",  "nop", "mss", "ws", "sok",
+	                                     "sack", "?6",  "?7",  "ts"};
 	char opts[160] = "";
 	size_t w = 0, i;
 
 	for (i = 0; i < o->nopt && w + 12 < sizeof(opts); i++) {
 		int n;
 		if (o->opt[i] == O_EOL)
-			n = snprintf(opts + w, sizeof(opts) - w, "%seol+%u", i ? "," : "", o->eol_pad);
+			n = snprintf(opts + w, sizeof(opts) - w, "%seol+%u", i ? "," : "",
+			             o->eol_pad);
 		else if (o->opt[i] < sizeof(onames) / sizeof(onames[0]))
-			n = snprintf(opts + w, sizeof(opts) - w, "%s%s", i ? "," : "", onames[o->opt[i]]);
+			n = snprintf(opts + w, sizeof(opts) - w, "%s%s", i ? "," : "",
+			             onames[o->opt[i]]);
 		else
 			n = snprintf(opts + w, sizeof(opts) - w, "%s?%u", i ? "," : "", o->opt[i]);
 		if (n < 0)
@@ -400,7 +404,8 @@ on_dhcp(struct legacy_utm *u, const struct mm_packet *pkt)
 		return;
 	if (d.hostname[0] != '\0')
 		legacy_strlcpy(h->hostname, d.hostname, sizeof(h->hostname));
-	snprintf(ev, sizeof(ev), "60=%.40s 55=%.80s", d.has_60 ? d.vendor : "-", d.has_55 ? prl : "-");
+	snprintf(ev, sizeof(ev), "60=%.40s 55=%.80s", d.has_60 ? d.vendor : "-",
+	         d.has_55 ? prl : "-");
 	if (add_row_signal(u, h, LF_DHCP, r, ev))
 		report(u, h);
 }
@@ -419,8 +424,8 @@ on_smb(struct legacy_utm *u, const struct mm_packet *pkt)
 	u->st.smb++;
 	h = NULL;
 	if (s.negotiate_req && s.ndialects > 0) {
-		const char *key = s.offers_samba  ? "samba-client"
-		                  : s.offers_smb2 ? "smb2-client"
+		const char *key = s.offers_samba   ? "samba-client"
+		                  : s.offers_smb2  ? "smb2-client"
 		                  : s.offers_nt_lm ? "smb1-only-client"
 		                                   : "lanman-only-client";
 		r = legacy_sigtab_find(u->tab, "smb", key);
@@ -565,7 +570,8 @@ legacy_utm_packet(struct legacy_utm *u, const struct mm_packet *pkt)
 		}
 		if (pkt->payload_len == 0)
 			return;
-		if (pkt->sport == 445 || pkt->dport == 445 || pkt->sport == 139 || pkt->dport == 139)
+		if (pkt->sport == 445 || pkt->dport == 445 || pkt->sport == 139 ||
+		    pkt->dport == 139)
 			on_smb(u, pkt);
 		else
 			on_http(u, pkt);

@@ -25,7 +25,6 @@ struct plugin {
 };
 
 static const struct mm_cfg_key keys[] = {
-        {"enabled", MM_CFG_BOOL, "true", 0, 0, 0, "Run the module."},
         {"interface", MM_CFG_STRING, "", 0, 0, 0,
          "Wired interface to watch (ARP, DHCP, names, HTTP); empty: the host's default."},
         {"monitor_interface", MM_CFG_STRING, "", 0, 0, 0,

@@ -182,4 +182,84 @@ size_t mm_attach_passwords(char ***out, const char *text, size_t len, size_t max
 int mm_attach_lookalike(const char *domain, const char *supplier);
 const char *mm_attach_kind_name(int kind);
 
+/* ---- Milter (milter.c) ------------------------------------------------ */
+
+/* What the plugin's thread decides for a mail the milter passed to it. */
+enum mm_milter_verdict {
+	MM_MILTER_ACCEPT = 0,     /* pass unchanged */
+	MM_MILTER_CLEAN = 1,      /* pass, with an X-Mimamori-Scan: clean header */
+	MM_MILTER_TAG = 2,        /* pass, with an X-Mimamori-Scan: alert header */
+	MM_MILTER_QUARANTINE = 3, /* into the MTA's hold queue */
+	MM_MILTER_REJECT = 4      /* 550 5.7.1 to the sending client */
+};
+
+enum mm_milter_stat {
+	MM_MILTER_STAT_MESSAGES = 0, /* messages that reached end of data */
+	MM_MILTER_STAT_FAILOPEN,     /* accepted because of an internal problem */
+	MM_MILTER_STAT_TIMEOUT,      /* no verdict in time */
+	MM_MILTER_STAT_TOO_BIG,      /* larger than the limit */
+	MM_MILTER_STAT_REJECTED,
+	MM_MILTER_STAT_QUARANTINED,
+	MM_MILTER_STAT_TAGGED,
+	MM_MILTER_STAT_ERRORS, /* smfi_main ended with an error */
+	MM_MILTER_STAT_COUNT
+};
+
+/* One complete message from the MTA. */
+struct mm_milter_msg {
+	uint8_t *data; /* headers and body as received */
+	size_t len;
+	char *envfrom; /* MAIL FROM without <> */
+	char **rcpts;
+	size_t nrcpts;
+	int verdict; /* set through mm_milter_done */
+	char reason[256];
+};
+
+/* Starts libmilter on conn ("inet:PORT@HOST", "unix:/path" or a path) in a
+ * thread of its own. *out_fd becomes readable when messages wait for
+ * mm_milter_next. wait_ms bounds how long an SMTP session waits for a
+ * verdict before it accepts the mail; max_bytes bounds one message. One
+ * milter per process. */
+int mm_milter_start(int *out_fd, const char *conn, int wait_ms, size_t max_bytes, char *err,
+                    size_t errn);
+/* The next waiting message, or NULL. Hand it back with mm_milter_done. */
+struct mm_milter_msg *mm_milter_next(void);
+/* Gives the verdict (enum mm_milter_verdict) and releases msg. */
+void mm_milter_done(struct mm_milter_msg *msg, int verdict, const char *reason);
+/* Counters since start (enum mm_milter_stat); safe from any thread. */
+uint64_t mm_milter_stat(int which);
+/* Stops libmilter and accepts whatever was still waiting. */
+void mm_milter_stop(void);
+
+/* ---- SMTP / POP3 sessions from packets (smtp.c) ---------------------- */
+
+enum { MM_SMTP_PROTO_SMTP = 1, MM_SMTP_PROTO_POP3 = 2 };
+enum { MM_SMTP_CLIENT = 0, MM_SMTP_SERVER = 1 }; /* same values as enum mm_flow_dir */
+
+struct mm_smtp_info {
+	int proto;
+	const char *envfrom; /* SMTP MAIL FROM, or NULL */
+	const char *const *rcpts;
+	size_t nrcpts;
+	int truncated; /* cut at the size limit, by a gap or by the end of the capture */
+};
+
+struct mm_smtp;
+typedef void (*mm_smtp_msg_cb)(void *user, const struct mm_smtp_info *info, const uint8_t *eml,
+                               size_t len);
+/* what: "starttls", "stls" (the session is encrypted from here) or "gap". */
+typedef void (*mm_smtp_note_cb)(void *user, int proto, const char *what);
+
+int mm_smtp_new(struct mm_smtp **out, int proto, size_t max_msg, mm_smtp_msg_cb on_msg,
+                mm_smtp_note_cb on_note, void *user);
+/* In-order stream bytes of one direction (MM_SMTP_CLIENT: client to server). */
+void mm_smtp_data(struct mm_smtp *s, int dir, const uint8_t *data, size_t len);
+/* len bytes of direction dir were lost. */
+void mm_smtp_gap(struct mm_smtp *s, int dir, size_t len);
+int mm_smtp_tls(const struct mm_smtp *s);
+uint64_t mm_smtp_messages(const struct mm_smtp *s);
+/* Frees the session; a message still being collected is delivered first. */
+void mm_smtp_free(struct mm_smtp *s);
+
 #endif

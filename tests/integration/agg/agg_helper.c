@@ -183,8 +183,7 @@ int
 main(int argc, char **argv)
 {
 	if (argc >= 3 && (strcmp(argv[1], "aggregator") == 0 || strcmp(argv[1], "events") == 0 ||
-	                  strcmp(argv[1], "status") == 0 || strcmp(argv[1], "check") == 0))
-	{
+	                  strcmp(argv[1], "status") == 0 || strcmp(argv[1], "check") == 0)) {
 		/* The commands see argv[0] == their own name, as from the CLI. */
 		const char *dir = argv[2];
 		argv[2] = argv[1];

@@ -105,12 +105,14 @@ main(int argc, char **argv)
 			mm_addr_format(ip, &h->ip);
 			if (h->has_mac)
 				mm_mac_format(mac, h->mac);
-			printf("%s\t%s\t%s\t%s\t%s\tconf=%d\tinternet=%s\n", argv[i], ip[0] ? ip : "-",
-			       mac, a.os != NULL ? a.os : "-", a.is_legacy ? "LEGACY" : "-",
-			       a.confidence, h->ext_packets > 0 ? "yes" : "no");
+			printf("%s\t%s\t%s\t%s\t%s\tconf=%d\tinternet=%s\n", argv[i],
+			       ip[0] ? ip : "-", mac, a.os != NULL ? a.os : "-",
+			       a.is_legacy ? "LEGACY" : "-", a.confidence,
+			       h->ext_packets > 0 ? "yes" : "no");
 			for (k = 0; k < h->nsig; k++)
-				printf("\t\t%s/%s %s [%s] %s\n", legacy_family_name(h->sig[k].family),
-				       h->sig[k].kind, h->sig[k].os,
+				printf("\t\t%s/%s %s [%s] %s\n",
+				       legacy_family_name(h->sig[k].family), h->sig[k].kind,
+				       h->sig[k].os,
 				       h->sig[k].verdict == LV_LEGACY    ? "legacy"
 				       : h->sig[k].verdict == LV_CURRENT ? "current"
 				                                         : "neutral",

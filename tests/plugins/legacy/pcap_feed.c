@@ -24,7 +24,8 @@ feed_pcap(const char *path, feed_cb cb, void *user)
 	lt = pcap_datalink(p);
 	while (pcap_next_ex(p, &h, &data) == 1) {
 		struct mm_packet pkt;
-		uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
+		uint64_t ts =
+		        (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
 		mm_packet_decode(&pkt, lt, ts, data, h->caplen, h->len);
 		cb(&pkt, user);
 		n++;

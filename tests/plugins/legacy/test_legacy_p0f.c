@@ -72,8 +72,8 @@ END_TEST
 START_TEST(test_match)
 {
 	static const uint8_t xp[] = {2, 4, 5, 0xb4, 1, 1, 4, 2};
-	static const uint8_t linux_opts[] = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0, 1, 0,
-	                                     0, 0, 0, 0, 1, 3, 3, 7};
+	static const uint8_t linux_opts[] = {2, 4, 5, 0xb4, 4, 2, 8, 10, 0, 0,
+	                                     1, 0, 0, 0,    0, 0, 1, 3,  3, 7};
 	struct legacy_p0f db;
 	struct legacy_tcp_obs o;
 	const struct legacy_p0f_label *l;
@@ -197,16 +197,16 @@ START_TEST(test_http_user_agent)
 	static const char cut[] = "GET / HTTP/1.1\r\nUser-Agent: Mozilla/4.0 (compatible; MSIE 6";
 	char ua[64];
 
-	ck_assert_int_eq(legacy_http_user_agent(ua, sizeof(ua), (const uint8_t *)req,
-	                                        sizeof(req) - 1),
-	                 MM_OK);
+	ck_assert_int_eq(
+	        legacy_http_user_agent(ua, sizeof(ua), (const uint8_t *)req, sizeof(req) - 1),
+	        MM_OK);
 	ck_assert_str_eq(ua, "Microsoft-CryptoAPI/5.131.2600");
 	ck_assert_int_eq(legacy_http_user_agent(ua, sizeof(ua), (const uint8_t *)after_body,
 	                                        sizeof(after_body) - 1),
 	                 MM_ERR_NOTFOUND);
-	ck_assert_int_eq(legacy_http_user_agent(ua, sizeof(ua), (const uint8_t *)reply,
-	                                        sizeof(reply) - 1),
-	                 MM_ERR_NOTFOUND);
+	ck_assert_int_eq(
+	        legacy_http_user_agent(ua, sizeof(ua), (const uint8_t *)reply, sizeof(reply) - 1),
+	        MM_ERR_NOTFOUND);
 	/* A header cut by the segment end still gives what is there. */
 	ck_assert_int_eq(legacy_http_user_agent(ua, 16, (const uint8_t *)cut, sizeof(cut) - 1),
 	                 MM_OK);
@@ -256,9 +256,9 @@ END_TEST
 START_TEST(test_dhcp_extract_xp)
 {
 	/* A DISCOVER as Windows XP sends it: MSFT 5.0 without option 121. */
-	static const uint8_t opts[] = {53, 1, 1, 12, 4, 'x', 'p', 'p', 'c', 60, 8, 'M', 'S',
-	                               'F', 'T', ' ', '5', '.', '0', 55, 11, 1, 15, 3, 6,
-	                               44, 46, 47, 31, 33, 249, 43, 255};
+	static const uint8_t opts[] = {53,  1,   1,   12,  4,   'x', 'p', 'p', 'c', 60, 8,
+	                               'M', 'S', 'F', 'T', ' ', '5', '.', '0', 55,  11, 1,
+	                               15,  3,   6,   44,  46,  47,  31,  33,  249, 43, 255};
 	uint8_t buf[300];
 	struct legacy_dhcp_info d;
 

@@ -160,26 +160,31 @@ END_TEST
 
 START_TEST(test_firewall_parse)
 {
-	static const char ipt_accept[] = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
+	static const char ipt_accept[] =
+	        "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -j ACCEPT\nCOMMIT\n";
 	static const char ipt_policy[] = "*filter\n:INPUT DROP [0:0]\nCOMMIT\n";
 	static const char nft_rule[] = "table ip f {\n chain in {\n  type filter hook input "
 	                               "priority 0; policy accept;\n  tcp dport 23 drop\n }\n}\n";
-	static const char nft_output_drop[] = "table ip f {\n chain in {\n  type filter hook input "
-	                                      "priority 0; policy accept;\n }\n chain out {\n  type "
-	                                      "filter hook output priority 0;\n  tcp dport 25 drop\n "
-	                                      "}\n}\n";
+	static const char nft_output_drop[] =
+	        "table ip f {\n chain in {\n  type filter hook input "
+	        "priority 0; policy accept;\n }\n chain out {\n  type "
+	        "filter hook output priority 0;\n  tcp dport 25 drop\n "
+	        "}\n}\n";
 	char kind[16];
 
 	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), "", 0), 0);
 	ck_assert_str_eq(kind, "");
-	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), ipt_accept, sizeof(ipt_accept) - 1), 0);
+	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), ipt_accept, sizeof(ipt_accept) - 1),
+	                 0);
 	ck_assert_str_eq(kind, "iptables");
-	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), ipt_policy, sizeof(ipt_policy) - 1), 1);
+	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), ipt_policy, sizeof(ipt_policy) - 1),
+	                 1);
 	ck_assert_int_eq(legacy_fw_parse(kind, sizeof(kind), nft_rule, sizeof(nft_rule) - 1), 1);
 	ck_assert_str_eq(kind, "nftables");
 	/* Dropping outbound mail says nothing about inbound protection. */
 	ck_assert_int_eq(
-	        legacy_fw_parse(kind, sizeof(kind), nft_output_drop, sizeof(nft_output_drop) - 1), 0);
+	        legacy_fw_parse(kind, sizeof(kind), nft_output_drop, sizeof(nft_output_drop) - 1),
+	        0);
 }
 END_TEST
 
@@ -296,7 +301,8 @@ START_TEST(test_fresh_and_mtime_signatures)
 
 	/* A header built one day before now: fresh. */
 	memset(hdr, ' ', sizeof(hdr));
-	n = snprintf(hdr, sizeof(hdr), "ClamAV-VDB:x:1:2:3:md5:sig:b:%lld", (long long)(now_s - 86400));
+	n = snprintf(hdr, sizeof(hdr), "ClamAV-VDB:x:1:2:3:md5:sig:b:%lld",
+	             (long long)(now_s - 86400));
 	hdr[n] = ' ';
 	snprintf(path, sizeof(path), "%s/var/lib/clamav/daily.cld", root);
 	write_file(path, hdr, sizeof(hdr));

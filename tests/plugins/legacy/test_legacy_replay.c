@@ -150,8 +150,8 @@ START_TEST(test_replay_pc_fixture)
 	                        "\"os\":\"Debian GNU/Linux 8 (jessie)\"",
 	                        "\"eol_date\":\"2020-06-30\"") != NULL,
 	              "no inventory:\n%s", out);
-	ck_assert_ptr_nonnull(line_with(out, "\"name\":\"os_end_of_life\"", "\"sev\":4",
-	                                "2020-06-30"));
+	ck_assert_ptr_nonnull(
+	        line_with(out, "\"name\":\"os_end_of_life\"", "\"sev\":4", "2020-06-30"));
 	ck_assert_ptr_nonnull(line_with(out, "\"name\":\"antivirus_stale\"", "\"msg_ja\":", NULL));
 	ck_assert_ptr_nonnull(line_with(out, "\"name\":\"security_updates_pending\"",
 	                                "2 security updates", NULL));

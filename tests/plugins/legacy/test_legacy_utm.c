@@ -142,8 +142,8 @@ has_signal(const struct legacy_host *h, const char *kind, const char *evidence_p
 	size_t i;
 
 	for (i = 0; i < h->nsig; i++)
-		if (strcmp(h->sig[i].kind, kind) == 0 && strstr(h->sig[i].evidence, evidence_part) &&
-		    h->sig[i].verdict == verdict)
+		if (strcmp(h->sig[i].kind, kind) == 0 &&
+		    strstr(h->sig[i].evidence, evidence_part) && h->sig[i].verdict == verdict)
 			return 1;
 	return 0;
 }
@@ -206,7 +206,8 @@ START_TEST(test_xp_window_supplement)
 
 	ck_assert_ptr_nonnull(h);
 	ck_assert_int_eq(is_legacy(r, "145.254.160.237", &a), 1);
-	ck_assert(has_signal(h, "p0f", "NT 5.x (window multiple of 1460) 4:128:0:1460:8760", LV_LEGACY));
+	ck_assert(has_signal(h, "p0f", "NT 5.x (window multiple of 1460) 4:128:0:1460:8760",
+	                     LV_LEGACY));
 	ck_assert(has_signal(h, "port", "1025-5000", LV_LEGACY));
 	ck_assert(has_signal(h, "ua", "rv:1.6", LV_LEGACY));
 	run_free(r);
