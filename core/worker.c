@@ -309,8 +309,9 @@ read_all(int fd, struct mm_buf *out, size_t max)
 
 /* Drop to the service user after the sources are open. */
 static int
-drop_privileges(const char *user, const char *who)
+drop_privileges(const char *user, struct mm_module *m)
 {
+	const char *who = m->name, *state;
 	struct passwd *pw;
 
 	if (user == NULL || user[0] == '\0' || geteuid() != 0)
@@ -319,6 +320,13 @@ drop_privileges(const char *user, const char *who)
 	if (pw == NULL) {
 		mm_log_host(MM_LOG_ERROR, who, "service user '%s' does not exist", user);
 		return MM_ERR_NOTFOUND;
+	}
+	/* The module keeps writing its state directory after the drop. */
+	state = m->pub.api->state_dir(&m->pub);
+	if (state == NULL || chown(state, pw->pw_uid, pw->pw_gid) != 0) {
+		mm_log_host(MM_LOG_ERROR, who, "cannot hand the state directory to %s: %s", user,
+		            strerror(errno));
+		return MM_ERR_PERM;
 	}
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
 		mm_log_host(MM_LOG_ERROR, who, "cannot drop privileges to %s: %s", user,
@@ -512,7 +520,7 @@ mm_worker_main(int argc, char **argv)
 		status = 4;
 		goto out;
 	}
-	if (drop_privileges(cfg->user, name) != MM_OK) {
+	if (drop_privileges(cfg->user, m) != MM_OK) {
 		status = 4;
 		goto out;
 	}

@@ -75,19 +75,25 @@ char *
 mmt_read(const char *path)
 {
 	FILE *f = fopen(path, "rb");
+	size_t len = 0, cap = 4096, n;
 	char *buf;
-	long n;
 
 	if (f == NULL)
 		return strdup("");
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+	buf = malloc(cap);
 	if (buf == NULL)
 		abort();
-	n = (long)fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
-	buf[n > 0 ? n : 0] = '\0';
+	/* Read to the end rather than trusting the size: /proc files report 0. */
+	while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				abort();
+		}
+	}
+	buf[len] = '\0';
 	fclose(f);
 	return buf;
 }

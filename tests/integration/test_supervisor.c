@@ -342,6 +342,47 @@ START_TEST(writable_plugin_file_refused)
 }
 END_TEST
 
+START_TEST(worker_drops_privileges_after_start)
+{
+	char confdir[4200], buf[8192], status_file[4200], *st, *p, proc[64], *ps;
+	long wpid;
+	pid_t pid;
+
+	if (geteuid() != 0 || system("getent passwd nobody >/dev/null") != 0) {
+		fprintf(stderr, "skipped: needs root and a 'nobody' user\n");
+		return;
+	}
+	snprintf(confdir, sizeof(confdir), "%s/conf", dir);
+	snprintf(buf, sizeof(buf),
+	         "sensor = { id = \"test\"; role = \"utm\"; };\n"
+	         "host = { state_dir = \"%s/state\"; run_dir = \"%s/run\"; user = \"nobody\"; };\n"
+	         "aggregator = { enabled = false; };\n",
+	         dir, dir);
+	mmt_write(confdir, "00-sensor.conf", buf);
+	modules_conf(
+	        "modules = { counter_a = { enabled = true; count = 0; rate_per_sec = 50; }; };\n");
+	pid = start_supervisor(NULL);
+	ck_assert_int_eq(wait_events("counter_a", NULL, 20, 15000), 0);
+	snprintf(status_file, sizeof(status_file), "%s/run/supervisor.json", dir);
+	st = mmt_read(status_file);
+	p = strstr(st, "\"name\":\"counter_a\"");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "\"pid\":");
+	ck_assert_ptr_nonnull(p);
+	wpid = strtol(p + 6, NULL, 10);
+	ck_assert_int_gt(wpid, 0);
+	snprintf(proc, sizeof(proc), "/proc/%ld/status", wpid);
+	ps = mmt_read(proc);
+	/* Real, effective, saved and filesystem uid all 65534 (nobody). */
+	ck_assert_msg(strstr(ps, "Uid:\t65534\t65534\t65534\t65534") != NULL, "%s", ps);
+	ck_assert_ptr_nonnull(strstr(ps, "NoNewPrivs:\t1"));
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(mmt_wait(pid, 20000), 0);
+	free(ps);
+	free(st);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -356,6 +397,7 @@ suite(void)
 	tcase_add_test(tc, invalid_config_starts_nothing);
 	tcase_add_test(tc, plugins_lists_refusals_with_reasons);
 	tcase_add_test(tc, writable_plugin_file_refused);
+	tcase_add_test(tc, worker_drops_privileges_after_start);
 	suite_add_tcase(s, tc);
 	return s;
 }
