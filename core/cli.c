@@ -214,6 +214,8 @@ cmd_check_config(int argc, char **argv)
 	rc = mm_config_load(&cfg, mm_paths()->conf_dir, mm_paths()->state_dir, mm_paths()->run_dir,
 	                    &diag);
 	if (rc == MM_OK || cfg) {
+		if (cfg)
+			mm_loader_set_service_user(cfg->user);
 		if (mm_plugins_scan(&plugins, &n, mm_paths()->plugin_dir, mm_paths()->exe) != MM_OK)
 			mm_diag_add(&diag, mm_paths()->plugin_dir, 0,
 			            "cannot read plugin directory");

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,17 @@ check_one(const char *path, const struct stat *st, unsigned service_uid, int is_
 	return MM_OK;
 }
 
+/* The configured service user (host.user), whose files are trusted too. */
+static unsigned configured_service_uid = (unsigned)-1;
+
+void
+mm_loader_set_service_user(const char *user)
+{
+	struct passwd *pw = (user && *user) ? getpwnam(user) : NULL;
+
+	configured_service_uid = pw ? (unsigned)pw->pw_uid : (unsigned)-1;
+}
+
 int
 mm_plugin_check_file(const char *path, unsigned service_uid, char *reason, size_t n)
 {
@@ -104,6 +116,8 @@ mm_plugin_check_file(const char *path, unsigned service_uid, char *reason, size_
 	char *slash;
 	int rc;
 
+	if (service_uid == (unsigned)-1)
+		service_uid = configured_service_uid;
 	if (service_uid == (unsigned)-1)
 		service_uid = (unsigned)geteuid();
 	if (stat(path, &st) != 0) {

@@ -17,6 +17,9 @@
 /* Refuse a file (or its directory) that is not a regular file, is writable
  * by group or others, or is owned by someone other than root or the service
  * user (uid; pass (unsigned)-1 for "this process's uid"). */
+/* Trust files of this user too (host.user); NULL or "" for none. */
+void mm_loader_set_service_user(const char *user);
+
 int mm_plugin_check_file(const char *path, unsigned service_uid, char *reason, size_t n);
 
 /* dlopen(RTLD_NOW | RTLD_LOCAL) and check the descriptor. On success *out_dl

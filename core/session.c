@@ -76,6 +76,7 @@ mm_session_open(struct mm_session *s, const char *const *names, size_t n, unsign
 	rc = mm_config_load(&s->cfg, mm_paths()->conf_dir, mm_paths()->state_dir,
 	                    mm_paths()->run_dir, &diag);
 	if (rc == MM_OK) {
+		mm_loader_set_service_user(s->cfg->user);
 		rc = mm_plugins_scan(&s->plugins, &s->nplugins, mm_paths()->plugin_dir, NULL);
 		if (rc != MM_OK)
 			mm_diag_add(&diag, mm_paths()->plugin_dir, 0,

@@ -591,6 +591,7 @@ load_all(struct supervisor *s, struct mm_config **out_cfg, struct mm_plugin_info
 
 	rc = mm_config_load(&cfg, s->conf_dir, mm_paths()->state_dir, mm_paths()->run_dir, &diag);
 	if (rc == MM_OK) {
+		mm_loader_set_service_user(cfg->user);
 		rc = mm_plugins_scan(&plugins, &n, mm_paths()->plugin_dir, s->exe);
 		if (rc != MM_OK)
 			mm_diag_add(&diag, mm_paths()->plugin_dir, 0,

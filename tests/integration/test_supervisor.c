@@ -339,6 +339,19 @@ START_TEST(writable_plugin_file_refused)
 	ck_assert_msg(strstr(out, "is writable by group or others (mode 0666)") != NULL, "%s", out);
 	free(out);
 	free(err);
+	if (geteuid() != 0)
+		return;
+	/* Owned by someone who is neither root nor the service user. */
+	snprintf(cmd, sizeof(cmd), "chmod 644 %s/wp/counter_a.so && chown 12345 %s/wp/counter_a.so",
+	         dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s -c %s/conf --plugin-dir %s/wp plugins", mmt_env("MIMAMORI"),
+	         dir, dir);
+	ck_assert_int_eq(mmt_run(cmd, &out, &err), 0);
+	ck_assert_msg(strstr(out, "is owned by uid 12345, not root or the service user") != NULL,
+	              "%s", out);
+	free(out);
+	free(err);
 }
 END_TEST
 
