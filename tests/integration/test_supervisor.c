@@ -396,6 +396,38 @@ START_TEST(worker_drops_privileges_after_start)
 }
 END_TEST
 
+START_TEST(sigterm_hands_pending_events_to_the_aggregator)
+{
+	char confdir[4200], buf[8192], cmd[8192], *out, *err;
+	pid_t pid;
+
+	/* hello reports only when it stops (interval of an hour): that event
+	 * exists only if stop ran and its event reached the spool before the
+	 * aggregator went down. */
+	snprintf(confdir, sizeof(confdir), "%s/conf", dir);
+	snprintf(buf, sizeof(buf),
+	         "sensor = { id = \"test\"; role = \"utm\"; };\n"
+	         "host = { state_dir = \"%s/state\"; run_dir = \"%s/run\"; };\n"
+	         "aggregator = { enabled = true; };\n"
+	         "modules = { hello = { enabled = true; report_interval_sec = 3600;\n"
+	         "  interface = \"file:%s/data/demo/tcp_ports.pcapng\"; }; };\n",
+	         dir, dir, mmt_env("MM_SOURCE_DIR"));
+	mmt_write(confdir, "00-sensor.conf", buf);
+	snprintf(plugdir, sizeof(plugdir), "%s", mmt_env("MM_PLUGIN_DIR"));
+	pid = start_supervisor(NULL);
+	ck_assert_int_eq(mmt_wait_for(err_path, "reached the end of its file", 1, 20000), 0);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(mmt_wait(pid, 30000), 0);
+	snprintf(cmd, sizeof(cmd), "%s -c %s events tail --kind stat", mmt_env("MIMAMORI"),
+	         confdir);
+	ck_assert_int_eq(mmt_run(cmd, &out, &err), 0);
+	ck_assert_msg(strstr(out, "\"cat\":\"traffic\"") != NULL, "%s %s", out, err);
+	ck_assert_ptr_nonnull(strstr(out, "\"packets\":505"));
+	free(out);
+	free(err);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -411,6 +443,7 @@ suite(void)
 	tcase_add_test(tc, plugins_lists_refusals_with_reasons);
 	tcase_add_test(tc, writable_plugin_file_refused);
 	tcase_add_test(tc, worker_drops_privileges_after_start);
+	tcase_add_test(tc, sigterm_hands_pending_events_to_the_aggregator);
 	suite_add_tcase(s, tc);
 	return s;
 }
