@@ -688,7 +688,7 @@ static uint32_t
 decode_radiotap(struct mm_packet *p, const uint8_t *d, uint32_t len, uint32_t wire)
 {
 	uint32_t itlen, nwords = 0, off, i, bit, base = 0, vendor_end = 0, flen, fwire;
-	uint32_t w;
+	uint32_t w, bits;
 	int in_vendor = 0, have_flags = 0, have_chan = 0;
 	uint8_t rtflags = 0;
 
@@ -712,11 +712,12 @@ decode_radiotap(struct mm_packet *p, const uint8_t *d, uint32_t len, uint32_t wi
 		w = le32(d + 4 + 4 * i);
 		if ((w & RT_NS_RADIOTAP) && (w & RT_NS_VENDOR))
 			return MM_DEC_BAD_RADIOTAP;
-		for (bit = 0; !in_vendor && bit < 29; bit++) {
-			uint32_t idx = base + bit, a, sz;
+		/* Visit only the bits that are set: most words have a few. */
+		for (bits = in_vendor ? 0 : (w & ((1u << 29) - 1)); bits; bits &= bits - 1) {
+			uint32_t idx, a, sz;
 
-			if (!(w & (1u << bit)))
-				continue;
+			bit = (uint32_t)__builtin_ctz(bits);
+			idx = base + bit;
 			if (idx >= sizeof(rt_fields) / sizeof(rt_fields[0]))
 				goto done;
 			a = rt_fields[idx].align;

@@ -65,6 +65,10 @@ static const struct mm_cfg_key keys[] = {
          "Deauthentication frames per second per BSSID that make a flood."},
         {"alert_interval_s", MM_CFG_INT, "300", 0, 86400, 0,
          "Minimum seconds between two alerts of one kind about one access point."},
+        {"access_point_events", MM_CFG_BOOL, "true", 0, 0, 0,
+         "Report each access point seen for the first time as an asset event."},
+        {"max_findings_per_min", MM_CFG_INT, "120", 0, 1000000, 0,
+         "Events of one kind per minute at most (the rest are counted); 0: no limit."},
         {"save_interval_s", MM_CFG_INT, "60", 1, 86400, 0,
          "How often the inventory is written to the state directory."},
         {NULL, 0, NULL, 0, 0, 0, NULL}};
@@ -89,6 +93,7 @@ static const struct kind_info kinds[BYOD_F__COUNT] = {
         [BYOD_F_WIFI_LOOKALIKE] = {"rogue_ap", MM_SEV_MEDIUM},
         [BYOD_F_WIFI_STRONG] = {"rogue_ap", MM_SEV_LOW},
         [BYOD_F_WIFI_DEAUTH_FLOOD] = {"rogue_ap", MM_SEV_HIGH},
+        [BYOD_F_WIFI_AP_NEW] = {"inventory", MM_SEV_INFO},
 };
 
 static void
@@ -142,9 +147,10 @@ on_finding(void *user, const struct byod_finding *f)
 {
 	struct plugin *p = user;
 	struct mm_ctx *ctx = p->ctx;
-	const int asset = f->kind == BYOD_F_ASSET_NEW || f->kind == BYOD_F_ASSET_CHANGE;
+	const int asset = f->kind == BYOD_F_ASSET_NEW || f->kind == BYOD_F_ASSET_CHANGE ||
+	                  f->kind == BYOD_F_WIFI_AP_NEW;
 	struct mm_event *ev;
-	char mac[MM_MAC_STRLEN], old[MM_MAC_STRLEN], ip[MM_ADDR_STRLEN], num[32], id[64];
+	char mac[MM_MAC_STRLEN], old[MM_MAC_STRLEN], ip[MM_ADDR_STRLEN], num[32], id[64], ch[16];
 	const char *who;
 
 	ev = mm_ev_new(ctx, asset ? MM_KIND_ASSET : MM_KIND_ALERT);
@@ -170,6 +176,16 @@ on_finding(void *user, const struct byod_finding *f)
 	}
 	if (f->ap != NULL)
 		ap_fields(ctx, ev, f->ap);
+	if (f->kind == BYOD_F_WIFI_AP_NEW) {
+		/* An access point is a device of its own in the inventory. */
+		mm_ev_mac(ctx, ev, "dev.mac", f->ap->bssid);
+		if (f->ap->vendor[0])
+			mm_ev_str(ctx, ev, "dev.vendor", f->ap->vendor);
+		mm_ev_bool(ctx, ev, "dev.randomized_mac", f->ap->randomized);
+		mm_ev_str(ctx, ev, "attrs.class", "access_point");
+		mm_ev_bool(ctx, ev, "attrs.company", f->ap->company);
+		mm_ev_bool(ctx, ev, "attrs.authorized", f->ap->authorized);
+	}
 	if (f->detail[0])
 		mm_ev_str(ctx, ev, "attrs.detail", f->detail);
 	if (f->how[0])
@@ -190,6 +206,7 @@ on_finding(void *user, const struct byod_finding *f)
 
 	who = f->dev && f->dev->hostname[0] ? f->dev->hostname : mac;
 	snprintf(num, sizeof(num), "%d", f->confidence);
+	snprintf(ch, sizeof(ch), "%u", f->ap ? f->ap->channel : 0u);
 	snprintf(id, sizeof(id), "byod.%s", byod_kind_name(f->kind));
 	mm_ev_msg(ctx, ev, id,
 	          (const char *const[]){
@@ -201,6 +218,8 @@ on_finding(void *user, const struct byod_finding *f)
 	                  "os",         f->dev ? f->dev->os : "",
 	                  "vendor",     f->dev && f->dev->vendor[0] ? f->dev->vendor : "-",
 	                  "ssid",       f->ap ? f->ap->ssid : "",
+	                  "channel",    ch,
+	                  "encryption", f->ap ? byod_enc_name(f->ap->enc) : "",
 	                  "bssid",      mac,
 	                  "detail",     f->detail,
 	                  "confidence", num,
@@ -262,6 +281,8 @@ byod_init(struct mm_ctx *ctx)
 	cfg.strong_dbm = (int)mm_cfg_int(ctx, "strong_signal_dbm");
 	cfg.deauth_per_s = (uint32_t)mm_cfg_int(ctx, "deauth_per_s");
 	cfg.alert_interval_ns = (uint64_t)mm_cfg_int(ctx, "alert_interval_s") * 1000000000ull;
+	cfg.findings_per_min = (uint32_t)mm_cfg_int(ctx, "max_findings_per_min");
+	cfg.ap_events = mm_cfg_bool(ctx, "access_point_events");
 	if ((rc = load_list(ctx, &cfg, "allow_macs", "allow_mac")) != MM_OK ||
 	    (rc = load_list(ctx, &cfg, "allow_hostnames", "allow_hostname")) != MM_OK ||
 	    (rc = load_list(ctx, &cfg, "allow_client_ids", "allow_client_id")) != MM_OK ||
@@ -338,8 +359,17 @@ save(struct mm_ctx *ctx, void *user)
 
 	if (rc != MM_OK)
 		mm_log(ctx, MM_LOG_WARN, "cannot save %s: %s", p->state_path, mm_strerror(rc));
+	static const char *const ctrs[] = {"dev_evicted",           "ap_evicted",
+	                                   "arp_evicted",           "alerts_suppressed",
+	                                   "findings_rate_limited", "dhcp_bad"};
 	ctx->api->gauge_set(ctx, "devices", (int64_t)byod_dev_count(p->core));
 	ctx->api->gauge_set(ctx, "access_points", (int64_t)byod_ap_count(p->core));
+	ctx->api->gauge_set(ctx, "arp_entries", (int64_t)byod_arp_count(p->core));
+	ctx->api->gauge_set(ctx, "table_bytes", (int64_t)byod_mem_bytes(p->core));
+	/* The core's drop and eviction counters, so that nothing it leaves
+	 * out goes unreported. */
+	for (size_t i = 0; i < sizeof(ctrs) / sizeof(ctrs[0]); i++)
+		ctx->api->gauge_set(ctx, ctrs[i], (int64_t)byod_counter(p->core, ctrs[i]));
 }
 
 static int

@@ -16,6 +16,8 @@
 #define BYOD_STR 64
 #define BYOD_LONG 160
 #define BYOD_MAX_LIST 64
+/* Hard ceiling of every table, whatever the configuration says. */
+#define BYOD_MAX_ENTRIES 1000000
 
 /* What a finding is about (also the rule id suffix and catalogue id). */
 enum byod_kind {
@@ -33,6 +35,7 @@ enum byod_kind {
 	BYOD_F_WIFI_LOOKALIKE,
 	BYOD_F_WIFI_STRONG,
 	BYOD_F_WIFI_DEAUTH_FLOOD,
+	BYOD_F_WIFI_AP_NEW, /* an access point seen for the first time (asset) */
 	BYOD_F__COUNT
 };
 
@@ -75,6 +78,8 @@ struct byod_dev {
 	uint64_t last_ts;
 };
 
+/* byod_wlan_parse() fills the members before vendor; keep what a frame
+ * says first and what only the table knows from vendor on. */
 struct byod_ap {
 	uint8_t bssid[6];
 	char ssid[33]; /* printable copy, escaped as tcpdump -e prints it */
@@ -86,7 +91,9 @@ struct byod_ap {
 	uint8_t authorized; /* BSSID is authorized for it */
 	uint16_t channel;
 	uint16_t beacon_int;
-	int8_t signal; /* dBm, 0 when unknown */
+	int8_t signal;         /* dBm, 0 when unknown */
+	uint8_t randomized;    /* locally administered BSSID (hotspots often are) */
+	char vendor[BYOD_STR]; /* OUI vendor of the BSSID, "" when randomized */
 	uint32_t beacons;
 	uint64_t first_ts;
 	uint64_t last_ts;
@@ -144,6 +151,10 @@ struct byod_config {
 	int strong_dbm;
 	uint32_t deauth_per_s;
 	uint64_t alert_interval_ns; /* per (kind, subject) rate limit */
+	/* Findings of one kind per minute of capture time (token bucket);
+	 * the rest are counted as findings_rate_limited. 0: no limit. */
+	uint32_t findings_per_min;
+	int ap_events; /* report each new access point (BYOD_F_WIFI_AP_NEW) */
 };
 
 struct byod_oui;
@@ -187,6 +198,9 @@ size_t byod_dev_count(const struct byod *b);
 const struct byod_dev *byod_dev_at(const struct byod *b, size_t i);
 const struct byod_dev *byod_dev_find(const struct byod *b, const uint8_t *mac);
 size_t byod_ap_count(const struct byod *b);
+size_t byod_arp_count(const struct byod *b);
+/* Bytes held by the detector's tables: fixed at byod_new(). */
+size_t byod_mem_bytes(const struct byod *b);
 const struct byod_ap *byod_ap_at(const struct byod *b, size_t i);
 uint64_t byod_counter(const struct byod *b, const char *name);
 

@@ -8,10 +8,13 @@
  * is full the entry seen longest ago is replaced and the eviction counted.
  */
 #include "byod.h"
+#include "tab.h"
 
 #include <mimamori/dhcp.h>
 #include <mimamori/error.h>
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,16 @@ within(uint64_t a, uint64_t b, uint64_t win)
 struct ap_ent {
 	struct byod_ap ap;
 	uint64_t last_alert[BYOD_F__COUNT];
+	uint8_t reported; /* 0 not yet, 1 reported without SSID, 2 with */
+};
+
+/* A device and what the ARP checks remember about it: the address it
+ * claimed last, so that one MAC claiming a second address is seen without
+ * searching the ARP table. */
+struct dev_ent {
+	struct byod_dev d;
+	uint8_t arp_ip[4];
+	uint64_t arp_ts;
 };
 
 struct arp_ent {
@@ -60,6 +73,7 @@ enum ctr {
 	C_SUPPRESSED,
 	C_MERGED,
 	C_FINDINGS,
+	C_RATE_LIMITED,
 	C__N
 };
 
@@ -77,7 +91,8 @@ static const char *const ctr_names[C__N] = {"packets",
                                             "arp_evicted",
                                             "alerts_suppressed",
                                             "mac_rerandomized_merged",
-                                            "findings"};
+                                            "findings",
+                                            "findings_rate_limited"};
 
 struct byod {
 	struct byod_config cfg;
@@ -85,13 +100,18 @@ struct byod {
 	struct byod_fptab *fp;
 	byod_report_fn report;
 	void *user;
-	struct byod_dev *dev;
-	size_t n_dev;
+	struct dev_ent *dev;
+	struct byod_tab devt; /* by MAC */
 	struct ap_ent *ap;
-	size_t n_ap;
+	struct byod_tab apt; /* by BSSID */
 	struct arp_ent *arp;
-	size_t n_arp;
+	struct byod_tab arpt; /* by IPv4 address */
 	uint8_t company_best_enc[BYOD_MAX_LIST];
+	/* Per-kind budget of findings (token bucket on the capture clock),
+	 * so a flood of fake beacons or spoofed MACs cannot turn into a
+	 * flood of events. */
+	double tokens[BYOD_F__COUNT];
+	uint64_t tokens_ts[BYOD_F__COUNT];
 	uint64_t ctr[C__N];
 };
 
@@ -112,8 +132,20 @@ byod_kind_name(int kind)
 	                                             "wifi_beacon_interval_change",
 	                                             "wifi_lookalike_ssid",
 	                                             "wifi_strong_unknown_ap",
-	                                             "wifi_deauth_flood"};
+	                                             "wifi_deauth_flood",
+	                                             "wifi_ap_new"};
 	return kind > 0 && kind < BYOD_F__COUNT ? n[kind] : "unknown";
+}
+
+/* snprintf(out, sz, "%s", s) without the format machinery, which was a
+ * visible share of the per-packet cost on the DHCP path. */
+static void
+copy_str(char *out, size_t sz, const char *s)
+{
+	size_t n = strnlen(s, sz - 1);
+
+	memcpy(out, s, n);
+	out[n] = '\0';
 }
 
 /* --- configuration ------------------------------------------------------ */
@@ -133,6 +165,8 @@ byod_config_init(struct byod_config *out)
 	out->strong_dbm = -45;
 	out->deauth_per_s = 10;
 	out->alert_interval_ns = 300 * NS;
+	out->findings_per_min = 120;
+	out->ap_events = 1;
 	return MM_OK;
 }
 
@@ -295,10 +329,23 @@ byod_new(struct byod **out, const struct byod_config *cfg, struct byod_oui *oui,
 		b->cfg.max_aps = 1;
 	if (b->cfg.max_arp == 0)
 		b->cfg.max_arp = 1;
+	if (b->cfg.max_devices > BYOD_MAX_ENTRIES)
+		b->cfg.max_devices = BYOD_MAX_ENTRIES;
+	if (b->cfg.max_aps > BYOD_MAX_ENTRIES)
+		b->cfg.max_aps = BYOD_MAX_ENTRIES;
+	if (b->cfg.max_arp > BYOD_MAX_ENTRIES)
+		b->cfg.max_arp = BYOD_MAX_ENTRIES;
 	b->dev = calloc(b->cfg.max_devices, sizeof(*b->dev));
 	b->ap = calloc(b->cfg.max_aps, sizeof(*b->ap));
 	b->arp = calloc(b->cfg.max_arp, sizeof(*b->arp));
 	if (b->dev == NULL || b->ap == NULL || b->arp == NULL)
+		goto fail;
+	if (byod_tab_init(&b->devt, b->dev, sizeof(*b->dev), offsetof(struct dev_ent, d.mac), 6,
+	                  (uint32_t)b->cfg.max_devices) != MM_OK ||
+	    byod_tab_init(&b->apt, b->ap, sizeof(*b->ap), offsetof(struct ap_ent, ap.bssid), 6,
+	                  (uint32_t)b->cfg.max_aps) != MM_OK ||
+	    byod_tab_init(&b->arpt, b->arp, sizeof(*b->arp), offsetof(struct arp_ent, ip), 4,
+	                  (uint32_t)b->cfg.max_arp) != MM_OK)
 		goto fail;
 	b->oui = oui;
 	b->fp = fp;
@@ -325,6 +372,9 @@ byod_free(struct byod *b)
 	byod_config_clear(&b->cfg);
 	byod_oui_free(b->oui);
 	byod_fp_free(b->fp);
+	byod_tab_clear(&b->devt);
+	byod_tab_clear(&b->apt);
+	byod_tab_clear(&b->arpt);
 	free(b->dev);
 	free(b->ap);
 	free(b->arp);
@@ -343,30 +393,71 @@ byod_counter(const struct byod *b, const char *name)
 size_t
 byod_dev_count(const struct byod *b)
 {
-	return b->n_dev;
+	return b->devt.n;
 }
 
 const struct byod_dev *
 byod_dev_at(const struct byod *b, size_t i)
 {
-	return i < b->n_dev ? &b->dev[i] : NULL;
+	return i < b->devt.n ? &b->dev[i].d : NULL;
 }
 
 size_t
 byod_ap_count(const struct byod *b)
 {
-	return b->n_ap;
+	return b->apt.n;
 }
 
 const struct byod_ap *
 byod_ap_at(const struct byod *b, size_t i)
 {
-	return i < b->n_ap ? &b->ap[i].ap : NULL;
+	return i < b->apt.n ? &b->ap[i].ap : NULL;
+}
+
+size_t
+byod_arp_count(const struct byod *b)
+{
+	return b->arpt.n;
+}
+
+size_t
+byod_mem_bytes(const struct byod *b)
+{
+	return sizeof(*b) + b->cfg.max_devices * sizeof(*b->dev) + b->cfg.max_aps * sizeof(*b->ap) +
+	       b->cfg.max_arp * sizeof(*b->arp) + byod_tab_bytes(&b->devt) +
+	       byod_tab_bytes(&b->apt) + byod_tab_bytes(&b->arpt);
+}
+
+/* Takes one token of this kind's budget; refills on the capture clock. */
+static int
+budget_ok(struct byod *b, int kind, uint64_t ts)
+{
+	double rate = (double)b->cfg.findings_per_min;
+
+	if (b->cfg.findings_per_min == 0)
+		return 1;
+	if (b->tokens_ts[kind] == 0) {
+		b->tokens[kind] = rate;
+		b->tokens_ts[kind] = ts;
+	} else if (ts > b->tokens_ts[kind]) {
+		b->tokens[kind] += (double)(ts - b->tokens_ts[kind]) / (60.0 * NS) * rate;
+		if (b->tokens[kind] > rate)
+			b->tokens[kind] = rate;
+		b->tokens_ts[kind] = ts;
+	}
+	if (b->tokens[kind] < 1.0)
+		return 0;
+	b->tokens[kind] -= 1.0;
+	return 1;
 }
 
 static void
 emit(struct byod *b, struct byod_finding *f)
 {
+	if (!budget_ok(b, f->kind, f->ts_ns)) {
+		b->ctr[C_RATE_LIMITED]++;
+		return;
+	}
 	b->ctr[C_FINDINGS]++;
 	if (b->report != NULL)
 		b->report(b->user, f);
@@ -389,13 +480,18 @@ mac_usable(const uint8_t *mac)
 	return mac != NULL && (mac[0] & 0x01) == 0 && memcmp(mac, zero, 6) != 0;
 }
 
+static struct dev_ent *
+dev_ent_lookup(struct byod *b, const uint8_t *mac)
+{
+	uint32_t i = byod_tab_find(&b->devt, mac);
+	return i == TAB_NONE ? NULL : &b->dev[i];
+}
+
 static struct byod_dev *
 dev_lookup(struct byod *b, const uint8_t *mac)
 {
-	for (size_t i = 0; i < b->n_dev; i++)
-		if (memcmp(b->dev[i].mac, mac, 6) == 0)
-			return &b->dev[i];
-	return NULL;
+	struct dev_ent *e = dev_ent_lookup(b, mac);
+	return e ? &e->d : NULL;
 }
 
 const struct byod_dev *
@@ -414,31 +510,39 @@ dev_identity(struct byod *b, struct byod_dev *d)
 	/* A random address has no vendor: looking it up would only name
 	 * whichever company owns that prefix by chance. */
 	if (!d->randomized && (v = byod_oui_lookup(b->oui, d->mac)) != NULL)
-		snprintf(d->vendor, sizeof(d->vendor), "%s", v);
+		copy_str(d->vendor, sizeof(d->vendor), v);
+}
+
+/* A fresh entry for mac (the least recently seen device makes room when
+ * the inventory is full), linked into the index. */
+static struct dev_ent *
+dev_new(struct byod *b, const uint8_t *mac)
+{
+	int evicted;
+	uint32_t i = byod_tab_alloc(&b->devt, NULL, &evicted);
+	struct dev_ent *e = &b->dev[i];
+
+	if (evicted)
+		b->ctr[C_DEV_EVICT]++;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->d.mac, mac, 6);
+	byod_tab_link(&b->devt, i);
+	return e;
 }
 
 static struct byod_dev *
 dev_get(struct byod *b, const uint8_t *mac, uint64_t ts, int *is_new)
 {
-	struct byod_dev *d = dev_lookup(b, mac);
-	size_t i, old;
+	uint32_t i = byod_tab_find(&b->devt, mac);
+	struct byod_dev *d;
 
 	*is_new = 0;
-	if (d != NULL) {
-		d->last_ts = ts;
-		return d;
+	if (i != TAB_NONE) {
+		byod_tab_touch(&b->devt, i);
+		b->dev[i].d.last_ts = ts;
+		return &b->dev[i].d;
 	}
-	if (b->n_dev < b->cfg.max_devices) {
-		d = &b->dev[b->n_dev++];
-	} else {
-		for (i = 1, old = 0; i < b->n_dev; i++)
-			if (b->dev[i].last_ts < b->dev[old].last_ts)
-				old = i;
-		d = &b->dev[old];
-		b->ctr[C_DEV_EVICT]++;
-	}
-	memset(d, 0, sizeof(*d));
-	memcpy(d->mac, mac, 6);
+	d = &dev_new(b, mac)->d;
 	d->first_ts = d->last_ts = ts;
 	dev_identity(b, d);
 	*is_new = 1;
@@ -476,7 +580,10 @@ static void
 append(char *buf, size_t sz, const char *word)
 {
 	size_t n = strlen(buf);
-	snprintf(buf + n, sz - n, "%s%s", n ? "," : "", word);
+
+	if (n > 0 && n + 1 < sz)
+		buf[n++] = ',';
+	copy_str(buf + n, sz - n, word);
 }
 
 static int
@@ -499,11 +606,13 @@ dev_allowed(const struct byod *b, const struct byod_dev *d)
 {
 	char m[MM_MAC_STRLEN];
 
-	if (in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->mac), 1))
-		return 1;
-	if (d->has_prev &&
-	    in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->prev_mac), 1))
-		return 1;
+	if (b->cfg.n_allow_mac > 0) {
+		if (in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->mac), 1))
+			return 1;
+		if (d->has_prev &&
+		    in_list(b->cfg.allow_mac, b->cfg.n_allow_mac, mm_mac_format(m, d->prev_mac), 1))
+			return 1;
+	}
 	if (d->hostname[0] && in_list(b->cfg.allow_host, b->cfg.n_allow_host, d->hostname, 1))
 		return 1;
 	if (d->mdns_name[0] && in_list(b->cfg.allow_host, b->cfg.n_allow_host, d->mdns_name, 1))
@@ -532,13 +641,16 @@ static void
 policy(struct byod *b, struct byod_dev *d, uint64_t ts)
 {
 	struct byod_finding f;
+	const int mobile = is_mobile(d), push = (d->sources & BYOD_SRC_PUSH) != 0;
 	int conf = 0;
 
 	d->allowed = (uint8_t)dev_allowed(b, d);
 	if (d->allowed || d->alerted || !in_company_segment(b, d))
 		return;
-	memset(&f, 0, sizeof(f));
-	if (is_mobile(d)) {
+	/* Push traffic or a random MAC alone does not make a phone. */
+	if (!mobile && !(push && d->randomized))
+		return;
+	if (mobile) {
 		if (strcmp(d->class_how, "dhcp-fingerprint") == 0 ||
 		    strcmp(d->class_how, "dhcp-vendor-class") == 0)
 			conf += 50;
@@ -546,23 +658,21 @@ policy(struct byod *b, struct byod_dev *d, uint64_t ts)
 			conf += 40;
 		else
 			conf += 30;
-		snprintf(f.how, sizeof(f.how), "%s(%s)", d->class_how, d->os);
 	}
-	if (d->randomized) {
-		conf += 20;
-		append(f.how, sizeof(f.how), "randomized-mac");
-	}
-	if (d->sources & BYOD_SRC_PUSH) {
-		conf += 25;
-		append(f.how, sizeof(f.how), "mobile-push-traffic");
-	}
-	/* Push traffic or a random MAC alone does not make a phone. */
-	if (!is_mobile(d) && !((d->sources & BYOD_SRC_PUSH) && d->randomized))
-		return;
+	conf += d->randomized ? 20 : 0;
+	conf += push ? 25 : 0;
 	if (conf > 100)
 		conf = 100;
 	if (conf < b->cfg.byod_min_confidence)
 		return;
+	/* The explanation is written only for a finding that is reported. */
+	memset(&f, 0, sizeof(f));
+	if (mobile)
+		snprintf(f.how, sizeof(f.how), "%s(%s)", d->class_how, d->os);
+	if (d->randomized)
+		append(f.how, sizeof(f.how), "randomized-mac");
+	if (push)
+		append(f.how, sizeof(f.how), "mobile-push-traffic");
 	d->alerted = 1;
 	f.kind = BYOD_F_BYOD_UNKNOWN;
 	f.ts_ns = ts;
@@ -588,7 +698,10 @@ dev_commit(struct byod *b, struct byod_dev *d, int is_new, const struct dev_snap
 		if (b->fp != NULL && !byod_fp_classify(b->fp, d) && d->dev_class[0] == '\0')
 			snprintf(d->dev_class, sizeof(d->dev_class), "unknown");
 	}
-	memset(&f, 0, sizeof(f));
+	/* The two text buffers make up most of a finding; this runs for every
+	 * wired frame about a device, so only their first bytes are cleared. */
+	memset(&f, 0, offsetof(struct byod_finding, how));
+	f.how[0] = f.detail[0] = '\0';
 	f.ts_ns = ts;
 	f.dev = d;
 	memcpy(f.mac, d->mac, 6);
@@ -637,8 +750,10 @@ find_earlier_self(struct byod *b, const uint8_t *mac, const char *fp, const char
 {
 	if (!mac_randomized(mac) || fp[0] == '\0' || (host[0] == '\0' && cid[0] == '\0'))
 		return NULL;
-	for (size_t i = 0; i < b->n_dev; i++) {
-		struct byod_dev *d = &b->dev[i];
+	/* A linear pass, but only for a DHCP client under a random MAC not
+	 * yet known that sends both a parameter list and a name or id. */
+	for (size_t i = 0; i < b->devt.n; i++) {
+		struct byod_dev *d = &b->dev[i].d;
 		if (!d->randomized || strcmp(d->dhcp_fp, fp) != 0)
 			continue;
 		if ((host[0] && strcasecmp(d->hostname, host) == 0) ||
@@ -681,15 +796,25 @@ on_dhcp(struct byod *b, const struct mm_packet *pkt)
 	mm_dhcp_text(host, sizeof(host), &m.hostname);
 	mm_dhcp_text(vc, sizeof(vc), &m.vendor_class);
 	cid[0] = '\0';
-	for (size_t i = 0; i < m.client_id.len && i * 2 + 2 < sizeof(cid); i++)
-		snprintf(cid + i * 2, 3, "%02x", m.client_id.p[i]);
+	for (size_t i = 0; i < m.client_id.len && i * 2 + 2 < sizeof(cid); i++) {
+		static const char hex[] = "0123456789abcdef";
+		cid[i * 2] = hex[m.client_id.p[i] >> 4];
+		cid[i * 2 + 1] = hex[m.client_id.p[i] & 15];
+		cid[i * 2 + 2] = '\0';
+	}
 
 	d = dev_lookup(b, m.chaddr);
 	if (d == NULL && (d = find_earlier_self(b, m.chaddr, fp, host, cid)) != NULL) {
+		uint32_t idx = (uint32_t)((struct dev_ent *)(void *)d - b->dev);
 		snap(&before, d);
 		memcpy(d->prev_mac, d->mac, 6);
 		d->has_prev = 1;
+		/* The device changes its key: out of the index under the old
+		 * MAC, back in under the new one. */
+		byod_tab_unhash(&b->devt, idx);
 		memcpy(d->mac, m.chaddr, 6);
+		byod_tab_rehash(&b->devt, idx);
+		byod_tab_touch(&b->devt, idx);
 		d->mac_changes++;
 		d->last_ts = pkt->ts_ns;
 		b->ctr[C_MERGED]++;
@@ -699,13 +824,13 @@ on_dhcp(struct byod *b, const struct mm_packet *pkt)
 	}
 	d->sources |= BYOD_SRC_DHCP;
 	if (fp[0])
-		snprintf(d->dhcp_fp, sizeof(d->dhcp_fp), "%s", fp);
+		copy_str(d->dhcp_fp, sizeof(d->dhcp_fp), fp);
 	if (host[0])
-		snprintf(d->hostname, sizeof(d->hostname), "%s", host);
+		copy_str(d->hostname, sizeof(d->hostname), host);
 	if (vc[0])
-		snprintf(d->vendor_class, sizeof(d->vendor_class), "%s", vc);
+		copy_str(d->vendor_class, sizeof(d->vendor_class), vc);
 	if (cid[0])
-		snprintf(d->client_id, sizeof(d->client_id), "%s", cid);
+		copy_str(d->client_id, sizeof(d->client_id), cid);
 	set_ip(d, &m.ciaddr);
 	if (m.msg_type == MM_DHCP_REQUEST && d->ip.family == 0)
 		set_ip(d, &m.requested_ip);
@@ -736,9 +861,9 @@ on_name(void *user, const char *name, const uint8_t *ip4)
 	snap(&before, d);
 	d->sources |= nc->src;
 	set_ip(d, &nc->pkt->src);
-	snprintf(d->mdns_name, sizeof(d->mdns_name), "%s", name);
+	copy_str(d->mdns_name, sizeof(d->mdns_name), name);
 	if (d->hostname[0] == '\0')
-		snprintf(d->hostname, sizeof(d->hostname), "%s", name);
+		copy_str(d->hostname, sizeof(d->hostname), name);
 	dev_commit(b, d, is_new, &before, nc->pkt->ts_ns);
 }
 
@@ -799,20 +924,18 @@ on_push(struct byod *b, const struct mm_packet *pkt)
 /* --- arpwatch ----------------------------------------------------------- */
 
 static struct arp_ent *
-arp_slot(struct byod *b, const uint8_t *ip)
+arp_new(struct byod *b, const uint8_t *ip)
 {
-	size_t i, old;
+	int evicted;
+	uint32_t i = byod_tab_alloc(&b->arpt, NULL, &evicted);
+	struct arp_ent *e = &b->arp[i];
 
-	for (i = 0; i < b->n_arp; i++)
-		if (memcmp(b->arp[i].ip, ip, 4) == 0)
-			return &b->arp[i];
-	if (b->n_arp < b->cfg.max_arp)
-		return &b->arp[b->n_arp++];
-	for (i = 1, old = 0; i < b->n_arp; i++)
-		if (b->arp[i].last_ts < b->arp[old].last_ts)
-			old = i;
-	b->ctr[C_ARP_EVICT]++;
-	return &b->arp[old];
+	if (evicted)
+		b->ctr[C_ARP_EVICT]++;
+	memset(e, 0, sizeof(*e));
+	memcpy(e->ip, ip, 4);
+	byod_tab_link(&b->arpt, i);
+	return e;
 }
 
 static void
@@ -832,42 +955,81 @@ arp_finding(struct byod *b, int kind, const struct arp_ent *e, const uint8_t *ol
 	emit(b, &f);
 }
 
+/* One station answering for several addresses at once is how ARP
+ * poisoning looks from outside: the attacker claims the gateway's address
+ * with the MAC it also uses for its own. The device remembers the address
+ * it claimed last; when that differs and the ARP table still gives it to
+ * the same MAC, the station holds two addresses. */
+static void
+arp_multi(struct byod *b, struct dev_ent *de, struct arp_ent *e, uint64_t ts)
+{
+	struct arp_ent *o = NULL;
+	uint32_t oi;
+
+	if (de->arp_ts != 0 && memcmp(de->arp_ip, e->ip, 4) != 0 &&
+	    within(ts, de->arp_ts, b->cfg.arp_flipflop_ns) &&
+	    (oi = byod_tab_find(&b->arpt, de->arp_ip)) != TAB_NONE &&
+	    memcmp(b->arp[oi].mac, e->mac, 6) == 0)
+		o = &b->arp[oi];
+	memcpy(de->arp_ip, e->ip, 4);
+	de->arp_ts = ts;
+	if (o == NULL)
+		return;
+	if (e->multi_alert != 0 && within(ts, e->multi_alert, b->cfg.arp_suppress_ns)) {
+		b->ctr[C_SUPPRESSED]++;
+		return;
+	}
+	e->multi_alert = ts;
+	o->multi_alert = ts;
+	{
+		struct byod_finding f;
+		char ipb[MM_ADDR_STRLEN];
+		struct mm_addr oa = {.family = 4};
+		memset(&f, 0, sizeof(f));
+		f.kind = BYOD_F_ARP_MULTI_IP;
+		f.ts_ns = ts;
+		memcpy(f.mac, e->mac, 6);
+		f.ip.family = 4;
+		memcpy(f.ip.addr, e->ip, 4);
+		memcpy(oa.addr, o->ip, 4);
+		copy_str(f.detail, sizeof(f.detail), mm_addr_format(ipb, &oa));
+		f.dev = &de->d;
+		emit(b, &f);
+	}
+}
+
 static void
 on_arp(struct byod *b, const struct mm_packet *pkt)
 {
 	static const uint8_t zero4[4];
 	const uint8_t *mac = pkt->arp_sha, *ip = pkt->arp_spa.addr;
 	struct arp_ent *e;
+	struct byod_dev *d;
+	struct dev_snap before;
 	uint64_t ts = pkt->ts_ns;
-	size_t i;
+	uint32_t i;
 	int is_new;
 
 	b->ctr[C_ARP]++;
 	if (!mac_usable(mac) || pkt->arp_spa.family != 4 || memcmp(ip, zero4, 4) == 0)
 		return;
 	/* The inventory learns the station too. */
-	{
-		struct byod_dev *d = dev_get(b, mac, ts, &is_new);
-		struct dev_snap before;
-		snap(&before, d);
-		d->sources |= BYOD_SRC_ARP;
-		set_ip(d, &pkt->arp_spa);
-		dev_commit(b, d, is_new, &before, ts);
-	}
-	for (i = 0; i < b->n_arp; i++)
-		if (memcmp(b->arp[i].ip, ip, 4) == 0)
-			break;
-	if (i == b->n_arp) {
-		e = arp_slot(b, ip);
-		memset(e, 0, sizeof(*e));
-		memcpy(e->ip, ip, 4);
+	d = dev_get(b, mac, ts, &is_new);
+	snap(&before, d);
+	d->sources |= BYOD_SRC_ARP;
+	set_ip(d, &pkt->arp_spa);
+	dev_commit(b, d, is_new, &before, ts);
+
+	i = byod_tab_find(&b->arpt, ip);
+	if (i == TAB_NONE) {
+		e = arp_new(b, ip);
 		memcpy(e->mac, mac, 6);
 		e->first_ts = e->last_ts = ts;
-		if (b->cfg.arp_report_new) {
+		if (b->cfg.arp_report_new)
 			arp_finding(b, BYOD_F_ARP_NEW, e, NULL, ts);
-		}
 	} else {
 		e = &b->arp[i];
+		byod_tab_touch(&b->arpt, i);
 		if (memcmp(e->mac, mac, 6) != 0) {
 			uint8_t old[6];
 			int flip = e->has_prev && memcmp(e->prev_mac, mac, 6) == 0 &&
@@ -888,66 +1050,53 @@ on_arp(struct byod *b, const struct mm_packet *pkt)
 		}
 		e->last_ts = ts;
 	}
-	/* One station answering for several addresses at once is how ARP
-	 * poisoning looks from outside: the attacker claims the gateway's
-	 * address with the MAC it also uses for its own. */
-	for (i = 0; i < b->n_arp; i++) {
-		struct arp_ent *o = &b->arp[i];
-		if (o == e || memcmp(o->mac, mac, 6) != 0 ||
-		    !within(ts, o->last_ts, b->cfg.arp_flipflop_ns))
-			continue;
-		if (e->multi_alert != 0 && within(ts, e->multi_alert, b->cfg.arp_suppress_ns)) {
-			b->ctr[C_SUPPRESSED]++;
-			break;
-		}
-		e->multi_alert = ts;
-		o->multi_alert = ts;
-		{
-			struct byod_finding f;
-			char ipb[MM_ADDR_STRLEN];
-			struct mm_addr oa = {.family = 4};
-			memset(&f, 0, sizeof(f));
-			f.kind = BYOD_F_ARP_MULTI_IP;
-			f.ts_ns = ts;
-			memcpy(f.mac, mac, 6);
-			f.ip.family = 4;
-			memcpy(f.ip.addr, ip, 4);
-			memcpy(oa.addr, o->ip, 4);
-			snprintf(f.detail, sizeof(f.detail), "%s", mm_addr_format(ipb, &oa));
-			f.dev = dev_lookup(b, mac);
-			emit(b, &f);
-		}
-		break;
+	/* dev_get may not have kept the device when the inventory bound is
+	 * tiny; look it up again rather than trusting d. */
+	{
+		struct dev_ent *de = dev_ent_lookup(b, mac);
+		if (de != NULL)
+			arp_multi(b, de, e, ts);
 	}
 }
 
 /* --- rogue Wi-Fi -------------------------------------------------------- */
 
+static int bssid_authorized(const struct byod *b, const uint8_t *bssid);
+
+/* Authorized access points are never pushed out by others: a flood of
+ * fake beacons must not make the company's own APs look new. */
+static int
+ap_pinned(const void *entry)
+{
+	return ((const struct ap_ent *)entry)->ap.authorized;
+}
+
 static struct ap_ent *
 ap_get(struct byod *b, const uint8_t *bssid, uint64_t ts, int *is_new)
 {
-	size_t i, old = SIZE_MAX;
+	uint32_t i = byod_tab_find(&b->apt, bssid);
+	int evicted;
 
 	*is_new = 0;
-	for (i = 0; i < b->n_ap; i++)
-		if (memcmp(b->ap[i].ap.bssid, bssid, 6) == 0)
-			return &b->ap[i];
-	*is_new = 1;
-	if (b->n_ap < b->cfg.max_aps) {
-		i = b->n_ap++;
-	} else {
-		/* Replace the longest-silent AP that is not one of ours, so a
-		 * flood of fake beacons cannot push the company's APs out. */
-		for (i = 0; i < b->n_ap; i++)
-			if (!b->ap[i].ap.company &&
-			    (old == SIZE_MAX || b->ap[i].ap.last_ts < b->ap[old].ap.last_ts))
-				old = i;
-		i = old == SIZE_MAX ? 0 : old;
-		b->ctr[C_AP_EVICT]++;
+	if (i != TAB_NONE) {
+		byod_tab_touch(&b->apt, i);
+		return &b->ap[i];
 	}
+	*is_new = 1;
+	i = byod_tab_alloc(&b->apt, ap_pinned, &evicted);
+	if (evicted)
+		b->ctr[C_AP_EVICT]++;
 	memset(&b->ap[i], 0, sizeof(b->ap[i]));
 	memcpy(b->ap[i].ap.bssid, bssid, 6);
 	b->ap[i].ap.first_ts = ts;
+	b->ap[i].ap.authorized = (uint8_t)bssid_authorized(b, bssid);
+	b->ap[i].ap.randomized = (uint8_t)mac_randomized(bssid);
+	if (!b->ap[i].ap.randomized) {
+		const char *v = byod_oui_lookup(b->oui, bssid);
+		if (v != NULL)
+			copy_str(b->ap[i].ap.vendor, sizeof(b->ap[i].ap.vendor), v);
+	}
+	byod_tab_link(&b->apt, i);
 	return &b->ap[i];
 }
 
@@ -962,11 +1111,18 @@ rate_ok(struct byod *b, struct ap_ent *e, int kind, uint64_t ts)
 	return 1;
 }
 
+/* The detail text is formatted only once the rate limit lets the finding
+ * through: a repeated condition (every beacon of a downgraded AP) must
+ * cost no formatting. */
+static void ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score,
+                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 static void
-ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score,
-           const char *detail)
+ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score, const char *fmt,
+           ...)
 {
 	struct byod_finding f;
+	va_list ap;
 
 	if (!rate_ok(b, e, kind, ts))
 		return;
@@ -976,8 +1132,11 @@ ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score
 	f.ap = &e->ap;
 	memcpy(f.mac, e->ap.bssid, 6);
 	f.score = score;
-	if (detail != NULL)
-		snprintf(f.detail, sizeof(f.detail), "%s", detail);
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(f.detail, sizeof(f.detail), fmt, ap);
+		va_end(ap);
+	}
 	emit(b, &f);
 }
 
@@ -1007,7 +1166,6 @@ on_beacon(struct byod *b, const struct mm_packet *pkt)
 	struct ap_ent *e;
 	uint64_t ts = pkt->ts_ns;
 	int is_new, ci, r, ssid_changed;
-	char detail[BYOD_LONG];
 
 	r = byod_wlan_parse(&nap, pkt);
 	if (r < 0)
@@ -1016,22 +1174,23 @@ on_beacon(struct byod *b, const struct mm_packet *pkt)
 	e = ap_get(b, nap.bssid, ts, &is_new);
 	if (!is_new && pkt->wlan_subtype == MM_WLAN_BEACON) {
 		if (e->ap.channel && nap.channel && e->ap.channel != nap.channel) {
-			snprintf(detail, sizeof(detail), "%u>%u", e->ap.channel, nap.channel);
+			unsigned was = e->ap.channel;
 			e->ap.channel = nap.channel;
-			ap_finding(b, e, BYOD_F_WIFI_CHANNEL, ts, 0, detail);
+			ap_finding(b, e, BYOD_F_WIFI_CHANNEL, ts, 0, "%u>%u", was, nap.channel);
 		}
 		if (e->ap.beacon_int && nap.beacon_int && e->ap.beacon_int != nap.beacon_int) {
-			snprintf(detail, sizeof(detail), "%u>%u", e->ap.beacon_int, nap.beacon_int);
+			unsigned was = e->ap.beacon_int;
 			e->ap.beacon_int = nap.beacon_int;
-			ap_finding(b, e, BYOD_F_WIFI_BEACON_INT, ts, 0, detail);
+			ap_finding(b, e, BYOD_F_WIFI_BEACON_INT, ts, 0, "%u>%u", was,
+			           nap.beacon_int);
 		}
 	}
 	if (!is_new && e->ap.ssid_len == nap.ssid_len &&
 	    memcmp(e->ap.ssid_raw, nap.ssid_raw, nap.ssid_len) == 0 && nap.enc < e->ap.enc) {
-		snprintf(detail, sizeof(detail), "%s>%s", byod_enc_name(e->ap.enc),
-		         byod_enc_name(nap.enc));
+		const char *was = byod_enc_name(e->ap.enc);
 		e->ap.enc = nap.enc;
-		ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, detail);
+		ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s", was,
+		           byod_enc_name(nap.enc));
 	}
 	/* Keep what we learnt; hidden SSIDs in probe responses fill in. */
 	ssid_changed = is_new || e->ap.ssid_len != nap.ssid_len ||
@@ -1055,17 +1214,32 @@ on_beacon(struct byod *b, const struct mm_packet *pkt)
 	ci = company_index(b, &e->ap);
 	e->ap.company = ci >= 0;
 	e->ap.authorized = (uint8_t)bssid_authorized(b, e->ap.bssid);
+	/* The AP table as asset events: once at first sight, and once more
+	 * when a hidden network's name shows up in a probe response. */
+	if (b->cfg.ap_events && (e->reported == 0 || (e->reported == 1 && e->ap.ssid_len > 0))) {
+		struct byod_finding f;
+		memset(&f, 0, sizeof(f));
+		f.kind = BYOD_F_WIFI_AP_NEW;
+		f.ts_ns = ts;
+		f.ap = &e->ap;
+		memcpy(f.mac, e->ap.bssid, 6);
+		if (e->reported == 1)
+			snprintf(f.detail, sizeof(f.detail), "ssid");
+		e->reported = e->ap.ssid_len > 0 ? 2 : 1;
+		emit(b, &f);
+	}
 	if (ci >= 0) {
 		if (e->ap.authorized) {
 			if (e->ap.enc > b->company_best_enc[ci])
 				b->company_best_enc[ci] = e->ap.enc;
 		} else if (b->cfg.n_auth_bssid > 0) {
-			ap_finding(b, e, BYOD_F_WIFI_EVIL_TWIN, ts, 0, b->cfg.company_ssid[ci]);
+			ap_finding(b, e, BYOD_F_WIFI_EVIL_TWIN, ts, 0, "%s",
+			           b->cfg.company_ssid[ci]);
 		}
 		if (e->ap.enc < b->company_best_enc[ci]) {
-			snprintf(detail, sizeof(detail), "%s>%s",
-			         byod_enc_name(b->company_best_enc[ci]), byod_enc_name(e->ap.enc));
-			ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, detail);
+			ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s",
+			           byod_enc_name(b->company_best_enc[ci]),
+			           byod_enc_name(e->ap.enc));
 		}
 		return;
 	}
@@ -1074,7 +1248,7 @@ on_beacon(struct byod *b, const struct mm_packet *pkt)
 		for (size_t i = 0; i < b->cfg.n_company_ssid; i++) {
 			double s = byod_ssid_similarity(e->ap.ssid, b->cfg.company_ssid[i]);
 			if (s >= b->cfg.lookalike_min) {
-				ap_finding(b, e, BYOD_F_WIFI_LOOKALIKE, ts, s,
+				ap_finding(b, e, BYOD_F_WIFI_LOOKALIKE, ts, s, "%s",
 				           b->cfg.company_ssid[i]);
 				break;
 			}
@@ -1169,8 +1343,10 @@ byod_save(const struct byod *b, const char *path)
 	if (f == NULL)
 		return MM_ERR_IO;
 	fprintf(f, "# mimamori byod inventory v1\n");
-	for (size_t i = 0; i < b->n_dev; i++) {
-		const struct byod_dev *d = &b->dev[i];
+	/* Oldest first, so that loading it back leaves the most recently
+	 * seen devices the last to be replaced. */
+	for (uint32_t i = b->devt.tail; i != TAB_NONE; i = b->devt.prev[i]) {
+		const struct byod_dev *d = &b->dev[i].d;
 		fprintf(f,
 		        "%s\t%s\t%u\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%llu\t%llu\t%u\t%"
 		        "u\t%u\n",
@@ -1209,7 +1385,7 @@ byod_load(struct byod *b, const char *path)
 
 	if (f == NULL)
 		return MM_ERR_NOTFOUND;
-	while (fgets(line, sizeof(line), f) != NULL && b->n_dev < b->cfg.max_devices) {
+	while (fgets(line, sizeof(line), f) != NULL && b->devt.n < b->cfg.max_devices) {
 		char *v[19], *save = NULL, *p;
 		struct byod_dev *d;
 		struct mm_addr ip;
@@ -1224,9 +1400,7 @@ byod_load(struct byod *b, const char *path)
 			v[n++] = p;
 		if (n != 19 || parse_mac(mac, v[0]) != MM_OK || dev_lookup(b, mac) != NULL)
 			continue;
-		d = &b->dev[b->n_dev++];
-		memset(d, 0, sizeof(*d));
-		memcpy(d->mac, mac, 6);
+		d = &dev_new(b, mac)->d;
 		d->has_prev = parse_mac(d->prev_mac, v[1]) == MM_OK;
 		d->randomized = (uint8_t)mac_randomized(mac);
 		if (strcmp(v[3], "-") != 0 && mm_addr_parse(&ip, v[3]) == MM_OK)

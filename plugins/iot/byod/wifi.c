@@ -8,6 +8,7 @@
 #include "byod.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,14 @@ ssid_text(char *out, size_t outsz, const uint8_t *s, size_t len)
 {
 	size_t o = 0, i;
 
+	/* Most names are plain ASCII: copy them in one go. */
+	for (i = 0; i < len && s[i] >= 0x20 && s[i] < 0x7f; i++)
+		;
+	if (i == len && len < outsz) {
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return;
+	}
 	for (i = 0; i < len && o + 1 < outsz; i++) {
 		uint8_t c = s[i];
 		char tmp[5];
@@ -91,7 +100,10 @@ byod_wlan_parse(struct byod_ap *out, const struct mm_packet *pkt)
 	int has_rsn = 0, has_wpa = 0, has_ssid = 0, rsn = BYOD_ENC_WPA2;
 	int guard = 0;
 
-	memset(out, 0, sizeof(*out));
+	/* Only the part of the entry a frame describes is cleared (the table
+	 * fields after it are the caller's): clearing the whole entry for
+	 * every beacon was a visible share of the per-frame cost. */
+	memset(out, 0, offsetof(struct byod_ap, vendor));
 	if (!(pkt->layers & MM_L_WLAN) || pkt->wlan_type != MM_WLAN_MGMT ||
 	    (pkt->wlan_subtype != MM_WLAN_BEACON && pkt->wlan_subtype != MM_WLAN_PROBE_RESP) ||
 	    b == NULL || len < 12 || pkt->wlan_bssid == NULL)
