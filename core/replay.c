@@ -334,7 +334,10 @@ mm_scan_mail_main(int argc, char **argv)
 	for (i = 0; i < nsets; i++)
 		if (mm_session_set(&s, sets[i]) != MM_OK)
 			goto out;
-	if (mm_session_start(&s) != MM_OK)
+	/* Operator commands only feed files: no module opens its sources
+	 * (captures, milter sockets), so scan-mail works beside a running
+	 * sensor. */
+	if (mm_session_init(&s) != MM_OK)
 		goto out;
 	for (k = 0; k < s.nmodules; k++)
 		if (s.modules[k]->plugin->feed && (s.modules[k]->info->caps & MM_CAP_MAIL))

@@ -278,7 +278,7 @@ bad:
 }
 
 int
-mm_session_start(struct mm_session *s)
+mm_session_init(struct mm_session *s)
 {
 	size_t i;
 	int rc;
@@ -288,6 +288,18 @@ mm_session_start(struct mm_session *s)
 		if (rc != MM_OK)
 			return rc;
 	}
+	return MM_OK;
+}
+
+int
+mm_session_start(struct mm_session *s)
+{
+	size_t i;
+	int rc;
+
+	rc = mm_session_init(s);
+	if (rc != MM_OK)
+		return rc;
 	for (i = 0; i < s->nmodules; i++) {
 		rc = mm_module_start(s->modules[i]);
 		if (rc != MM_OK)

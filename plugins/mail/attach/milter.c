@@ -310,7 +310,8 @@ on_eom(SMFICTX *ctx)
 	case MM_MILTER_REJECT: {
 		char code[] = "550", xcode[] = "5.7.1";
 		char text[300];
-		snprintf(text, sizeof(text), "Message rejected: %s", reason[0] ? reason : "malware");
+		snprintf(text, sizeof(text), "Message rejected: %s",
+		         reason[0] ? reason : "malware");
 		/* A reply text may not carry CR/LF or %. */
 		for (char *c = text; *c; c++)
 			if (*c == '\r' || *c == '\n' || *c == '%')

@@ -1,9 +1,11 @@
 /*
  * YARA rule sets for the attach plugin: compiles rule files and directories
- * once into a shared, reference-counted YR_RULES, and scans buffers with a
- * scanner per call (so the milter thread and the worker thread can scan at
- * the same time) with per-file timeouts and the external variables our
- * rules and the public sets use. Runs in the attach worker.
+ * once into a shared, reference-counted YR_RULES, and scans buffers with
+ * scanners taken from a small pool kept with the rules (creating a scanner
+ * costs as much as scanning a small attachment, and a scanner serves one
+ * thread at a time, so several threads can scan at once) with per-file
+ * timeouts and the external variables our rules and the public sets use.
+ * Runs in the attach worker.
  *
  * Every file is first compiled alone: YARA's compiler cannot continue after
  * an error, and this way a broken file is named with its line and the rest
@@ -25,12 +27,17 @@
 #include "attach_core.h"
 
 #define MAX_RULE_FILES 4096
+#define MAX_IDLE_SCANNERS 16
 
 struct mm_rules {
 	YR_RULES *rules;
 	atomic_int refs;
 	size_t nrules;
 	size_t nfiles;
+	/* Idle scanners, reused across scans. */
+	pthread_mutex_t pool_lock;
+	YR_SCANNER *idle[MAX_IDLE_SCANNERS];
+	size_t nidle;
 };
 
 static pthread_mutex_t yr_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -263,6 +270,7 @@ mm_rules_load(struct mm_rules **out, const char *const *strict, size_t nstrict,
 		goto out;
 	}
 	atomic_init(&rs->refs, 1);
+	pthread_mutex_init(&rs->pool_lock, NULL);
 	rs->nfiles = used;
 	{
 		const YR_RULE *rule;
@@ -300,6 +308,9 @@ mm_rules_free(struct mm_rules *rules)
 		return;
 	if (atomic_fetch_sub(&rules->refs, 1) != 1)
 		return;
+	for (size_t i = 0; i < rules->nidle; i++)
+		yr_scanner_destroy(rules->idle[i]);
+	pthread_mutex_destroy(&rules->pool_lock);
 	yr_rules_destroy(rules->rules);
 	free(rules);
 	yara_down();
@@ -362,7 +373,11 @@ mm_rules_scan(struct mm_rules *rules, const uint8_t *data, size_t len,
 
 	if (rules == NULL)
 		return MM_OK;
-	if (yr_scanner_create(rules->rules, &sc) != ERROR_SUCCESS)
+	pthread_mutex_lock(&rules->pool_lock);
+	if (rules->nidle > 0)
+		sc = rules->idle[--rules->nidle];
+	pthread_mutex_unlock(&rules->pool_lock);
+	if (sc == NULL && yr_scanner_create(rules->rules, &sc) != ERROR_SUCCESS)
 		return MM_ERR_NOMEM;
 	if (vars->filename != NULL) {
 		const char *dot = strrchr(vars->filename, '.');
@@ -377,7 +392,14 @@ mm_rules_scan(struct mm_rules *rules, const uint8_t *data, size_t len,
 	yr_scanner_set_callback(sc, scan_cb, &s);
 	yr_scanner_set_timeout(sc, timeout_s > 0 ? timeout_s : 10);
 	rc = yr_scanner_scan_mem(sc, data, len);
-	yr_scanner_destroy(sc);
+	pthread_mutex_lock(&rules->pool_lock);
+	if (rules->nidle < MAX_IDLE_SCANNERS) {
+		rules->idle[rules->nidle++] = sc;
+		sc = NULL;
+	}
+	pthread_mutex_unlock(&rules->pool_lock);
+	if (sc != NULL)
+		yr_scanner_destroy(sc);
 	if (rc == ERROR_SCAN_TIMEOUT)
 		return MM_ERR_TIMEOUT;
 	return rc == ERROR_SUCCESS ? MM_OK : MM_ERR_IO;

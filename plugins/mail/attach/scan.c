@@ -37,6 +37,7 @@ struct scan {
 	uint64_t deadline;
 	unsigned limits_hit; /* bit per limit, each reported once */
 	int stop;
+	int harvested; /* passwords taken from the text (on the first archive) */
 };
 
 /* Facts about the object being scanned, for the findings made on it. */
@@ -262,6 +263,14 @@ scan_ole(struct scan *s, const struct obj *ob, int depth)
 static void
 add_passwords(struct scan *s, struct archive *a)
 {
+	/* The text is searched for passwords only once a mail turns out to
+	 * carry an archive: most mails do not. */
+	if (!s->harvested && s->res->mail != NULL) {
+		s->harvested = 1;
+		s->res->npasswords =
+		        mm_attach_passwords(&s->res->passwords, s->res->mail->text,
+		                            s->res->mail->text_len, (size_t)s->o->max_passwords);
+	}
 	for (size_t i = 0; i < s->o->npasswords; i++)
 		archive_read_add_passphrase(a, s->o->passwords[i]);
 	for (size_t i = 0; i < s->res->npasswords; i++)
@@ -509,11 +518,20 @@ mm_attach_passwords(char ***out, const char *text, size_t len, size_t max)
 	static const char *keys[] = {"password",   "passwort", "passcode", "pass", "pwd",  "pw",
 	                             "パスワード", "暗証番号", "解凍キー", "解凍", "密码", NULL};
 	size_t n = 0;
+	uint8_t first[256];
 	*out = NULL;
 	if (text == NULL)
 		return 0;
+	/* Bytes a keyword can start with, so most positions cost one lookup. */
+	memset(first, 0, sizeof(first));
+	for (int k = 0; keys[k]; k++) {
+		first[(uint8_t)keys[k][0]] = 1;
+		first[(uint8_t)toupper((unsigned char)keys[k][0])] = 1;
+	}
 	/* Pass 1: a token right after a keyword and separators. */
 	for (size_t i = 0; i < len && n < max; i++) {
+		if (!first[(uint8_t)text[i]])
+			continue;
 		for (int k = 0; keys[k]; k++) {
 			size_t kl = strlen(keys[k]), j;
 			if (i + kl > len || strncasecmp(text + i, keys[k], kl) != 0)
@@ -729,8 +747,6 @@ mm_attach_scan(struct mm_attach_result **out, struct mm_rules *rules,
 	s.rules = rules;
 	s.res = res;
 	s.deadline = mono_ms() + (uint64_t)(opts->max_ms > 0 ? opts->max_ms : 30000);
-	res->npasswords = mm_attach_passwords(&res->passwords, res->mail->text, res->mail->text_len,
-	                                      (size_t)opts->max_passwords);
 	for (size_t i = 0; i < res->mail->nparts && !s.stop; i++) {
 		const struct mm_mime_part *p = &res->mail->parts[i];
 		struct obj ob;

@@ -13,6 +13,7 @@
 #include <mimamori/plugin.h>
 
 #include "ips_engine.h"
+#include "ips_nfq.h"
 #include "ips_rep.h"
 #include "ips_rule.h"
 
@@ -21,6 +22,11 @@ struct ips {
 	int capture;
 	int timer;
 	int inline_mode;
+	int queue_num; /* -1: inline verdicts on captured packets, no queue */
+	struct ips_nfq *nfq;
+	int nfq_watch;
+	struct mm_ctx *ctx;
+	uint64_t nfq_logged; /* stats last reported */
 };
 
 static const struct mm_cfg_key keys[] = {
@@ -33,6 +39,8 @@ static const struct mm_cfg_key keys[] = {
         {"home_net", MM_CFG_STRING, "[192.168.0.0/16,10.0.0.0/8,172.16.0.0/12]", 0, 0, 0,
          "Value of $HOME_NET in rules."},
         {"external_net", MM_CFG_STRING, "!$HOME_NET", 0, 0, 0, "Value of $EXTERNAL_NET in rules."},
+        {"vars", MM_CFG_STRING, "", 0, 0, 0,
+         "More rule variables, e.g. \"HTTP_SERVERS=[10.0.0.5]; DNS_PORTS=53\" (';' separated)."},
         {"reputation", MM_CFG_STRING_LIST, "ips/reputation/example.list", 0, 0, 0,
          "Reputation lists: addresses, CIDR blocks (plain or Suricata iprep) and domains."},
         {"reputation_categories", MM_CFG_STRING, "ips/reputation/categories.txt", 0, 0, 0,
@@ -41,6 +49,12 @@ static const struct mm_cfg_key keys[] = {
         {"bpf", MM_CFG_STRING, "", 0, 0, 0, "Capture filter."},
         {"mode", MM_CFG_STRING, "passive", 0, 0, 0,
          "passive (alerts only) or inline (drop rules block; needs NFQUEUE)."},
+        {"queue_num", MM_CFG_INT, "0", -1, 65535, 0,
+         "Inline mode: the NFQUEUE number; -1 gives verdicts on captured packets without a "
+         "queue (replay and tests)."},
+        {"midstream", MM_CFG_BOOL, "false", 0, 0, 0,
+         "Treat TCP connections picked up midstream as established (Suricata's "
+         "stream.midstream)."},
         {"max_flows", MM_CFG_INT, "65536", 1024, 16777216, 0, "Flow table cap."},
         {"scan_detection", MM_CFG_BOOL, "true", 0, 0, 0, "Detect port scans and sweeps."},
         {"scan_ports", MM_CFG_INT, "15", 2, 65535, 0, "Distinct ports that make a port scan."},
@@ -157,21 +171,51 @@ on_alert(void *user, const struct ips_alert *a)
 	mm_emit(ctx, ev);
 }
 
+/* Rule variables: the defaults, home_net/external_net and "vars". */
+static int
+load_vars(struct mm_ctx *ctx, struct ips_vars *v)
+{
+	char buf[4096], *tok, *save = NULL;
+	const char *extra = mm_cfg_str(ctx, "vars");
+
+	if (ips_vars_init(v) != MM_OK)
+		return MM_ERR_NOMEM;
+	ips_vars_set(v, "HOME_NET", mm_cfg_str(ctx, "home_net"));
+	ips_vars_set(v, "EXTERNAL_NET", mm_cfg_str(ctx, "external_net"));
+	snprintf(buf, sizeof(buf), "%s", extra ? extra : "");
+	for (tok = strtok_r(buf, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		char *eq = strchr(tok, '='), *name = tok, *e;
+		if (eq == NULL) {
+			while (*name == ' ')
+				name++;
+			if (*name == 0)
+				continue;
+			mm_log(ctx, MM_LOG_ERROR, "vars: '%s' is not NAME=VALUE", tok);
+			return MM_ERR_CONFIG;
+		}
+		*eq = 0;
+		while (*name == ' ' || *name == '$')
+			name++;
+		for (e = eq; e > name && e[-1] == ' ';)
+			*--e = 0;
+		if (ips_vars_set(v, name, eq + 1) != MM_OK)
+			return MM_ERR_NOMEM;
+	}
+	return MM_OK;
+}
+
 /* Build rules from the configured files; NULL on a fatal error. */
 static struct ips_ruleset *
-load_rules(struct mm_ctx *ctx)
+load_rules(struct mm_ctx *ctx, const struct ips_vars *vp)
 {
 	struct ips_ruleset *rs = NULL;
-	struct ips_vars v;
 	char path[4096], sum[2048];
 	size_t i, n;
 	const char *cls = mm_cfg_str(ctx, "classification");
 	int rc;
 
-	if (ips_vars_init(&v) != MM_OK || ips_ruleset_new(&rs) != MM_OK)
+	if (ips_ruleset_new(&rs) != MM_OK)
 		goto fail;
-	ips_vars_set(&v, "HOME_NET", mm_cfg_str(ctx, "home_net"));
-	ips_vars_set(&v, "EXTERNAL_NET", mm_cfg_str(ctx, "external_net"));
 	ips_ruleset_default_classes(rs);
 	if (cls && *cls) {
 		resolve(ctx, path, sizeof(path), cls);
@@ -182,7 +226,7 @@ load_rules(struct mm_ctx *ctx)
 	n = ctx->api->cfg_list_count(ctx, "rules");
 	for (i = 0; i < n; i++) {
 		resolve(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "rules", i));
-		rc = ips_ruleset_load_file(rs, &v, path);
+		rc = ips_ruleset_load_file(rs, vp, path);
 		if (rc != MM_OK) {
 			mm_log(ctx, MM_LOG_ERROR, "rules %s: %s", path, mm_strerror(rc));
 			goto fail;
@@ -192,10 +236,8 @@ load_rules(struct mm_ctx *ctx)
 	mm_log(ctx, MM_LOG_INFO, "%s", sum);
 	mm_counter_add(ctx, "rules.loaded", (int64_t)rs->loaded);
 	mm_counter_add(ctx, "rules.skipped", (int64_t)rs->skipped);
-	ips_vars_free(&v);
 	return rs;
 fail:
-	ips_vars_free(&v);
 	ips_ruleset_free(rs);
 	return NULL;
 }
@@ -233,28 +275,40 @@ load_rep(struct mm_ctx *ctx)
 static int
 load_all(struct mm_ctx *ctx, struct ips_engine *eng)
 {
-	struct ips_ruleset *rs = load_rules(ctx);
+	struct ips_ruleset *rs;
 	struct ips_rep *rep;
+	struct ips_vars v;
 	const char *thr = mm_cfg_str(ctx, "threshold_file");
 	int rc;
 
-	if (rs == NULL)
+	if ((rc = load_vars(ctx, &v)) != MM_OK) {
+		ips_vars_free(&v);
+		return rc;
+	}
+	rs = load_rules(ctx, &v);
+	if (rs == NULL) {
+		ips_vars_free(&v);
 		return MM_ERR_CONFIG;
+	}
 	rep = load_rep(ctx);
 	if (rep == NULL) {
+		ips_vars_free(&v);
 		ips_ruleset_free(rs);
 		return MM_ERR_CONFIG;
 	}
 	if (thr && *thr) {
 		char path[4096], err[512];
 		resolve(ctx, path, sizeof(path), thr);
-		if ((rc = ips_engine_load_thresholds(eng, path, err, sizeof(err))) != MM_OK) {
+		rc = ips_engine_load_thresholds_vars(eng, path, &v, err, sizeof(err));
+		if (rc != MM_OK) {
 			mm_log(ctx, MM_LOG_ERROR, "%s", err);
+			ips_vars_free(&v);
 			ips_ruleset_free(rs);
 			ips_rep_free(rep);
 			return MM_ERR_CONFIG;
 		}
 	}
+	ips_vars_free(&v);
 	if ((rc = ips_engine_set_rules(eng, rs)) != MM_OK) {
 		ips_rep_free(rep);
 		return rc;
@@ -306,6 +360,36 @@ on_packet(struct mm_ctx *ctx, const struct mm_packet *pkt, void *user)
 	ips_engine_packet(st->eng, pkt, pkt->ts_ns);
 }
 
+/* A queued IP packet: decode, run the engine, return the verdict. */
+static int
+on_nfq_packet(void *user, const uint8_t *data, size_t len)
+{
+	struct mm_ctx *ctx = user;
+	struct ips *st = ctx->data;
+	struct mm_packet pkt;
+	uint64_t now = ctx->api->now_ns(ctx);
+
+	mm_packet_decode(&pkt, MM_LINK_RAW, now, data, (uint32_t)len, (uint32_t)len);
+	return ips_engine_packet(st->eng, &pkt, now);
+}
+
+static void
+on_nfq_readable(struct mm_ctx *ctx, int fd, unsigned revents, void *user)
+{
+	struct ips *st = ctx->data;
+	const struct ips_nfq_stats *ns;
+
+	(void)fd;
+	(void)revents;
+	(void)user;
+	ips_nfq_read(st->nfq);
+	ns = ips_nfq_stats(st->nfq);
+	if (ns->packets - st->nfq_logged >= 1000) {
+		mm_counter_add(ctx, "inline.packets", (int64_t)(ns->packets - st->nfq_logged));
+		st->nfq_logged = ns->packets;
+	}
+}
+
 static int
 ips_init(struct mm_ctx *ctx)
 {
@@ -325,6 +409,10 @@ ips_init(struct mm_ctx *ctx)
 		return MM_ERR_CONFIG;
 	}
 	o.inline_mode = st->inline_mode;
+	st->queue_num = (int)mm_cfg_int(ctx, "queue_num");
+	st->nfq_watch = -1;
+	st->ctx = ctx;
+	o.midstream = mm_cfg_bool(ctx, "midstream");
 	o.max_flows = (uint32_t)mm_cfg_int(ctx, "max_flows");
 	o.scan_enabled = mm_cfg_bool(ctx, "scan_detection");
 	o.scan.ports = (uint32_t)mm_cfg_int(ctx, "scan_ports");
@@ -349,6 +437,27 @@ ips_start(struct mm_ctx *ctx)
 	struct mm_capture_opts co;
 	const char *ifc = mm_cfg_str(ctx, "interface"), *bpf = mm_cfg_str(ctx, "bpf");
 
+	st->timer = ctx->api->timer_add(ctx, 1000, 1, tick, NULL);
+	if (st->inline_mode && st->queue_num >= 0) {
+		/* Inline: packets come from NFQUEUE and get a verdict each. */
+		char err[256];
+		int rc = ips_nfq_open(&st->nfq, (uint16_t)st->queue_num, on_nfq_packet, ctx, err,
+		                      sizeof(err));
+		if (rc != MM_OK) {
+			mm_log(ctx, MM_LOG_ERROR,
+			       "inline mode: cannot open NFQUEUE %d: %s (traffic keeps flowing "
+			       "when "
+			       "the iptables rule uses --queue-bypass)",
+			       st->queue_num, err);
+			return rc;
+		}
+		st->nfq_watch = ctx->api->fd_watch(ctx, ips_nfq_fd(st->nfq), MM_FD_READ,
+		                                   on_nfq_readable, NULL);
+		if (st->nfq_watch < 0)
+			return st->nfq_watch;
+		mm_log(ctx, MM_LOG_INFO, "inline mode on NFQUEUE %d (fail-open)", st->queue_num);
+		return MM_OK;
+	}
 	memset(&co, 0, sizeof(co));
 	co.size = sizeof(co);
 	co.interface = ifc && *ifc ? ifc : NULL;
@@ -357,7 +466,6 @@ ips_start(struct mm_ctx *ctx)
 	st->capture = ctx->api->capture_open(ctx, &co, on_packet, NULL);
 	if (st->capture < 0)
 		return st->capture;
-	st->timer = ctx->api->timer_add(ctx, 1000, 1, tick, NULL);
 	return MM_OK;
 }
 
@@ -372,6 +480,16 @@ ips_stop(struct mm_ctx *ctx)
 		ctx->api->timer_cancel(ctx, st->timer);
 	if (st->capture >= 0)
 		ctx->api->capture_close(ctx, st->capture);
+	if (st->nfq_watch >= 0)
+		ctx->api->fd_unwatch(ctx, st->nfq_watch);
+	st->nfq_watch = -1;
+	if (st->nfq) {
+		const struct ips_nfq_stats *ns = ips_nfq_stats(st->nfq);
+		mm_log(ctx, MM_LOG_INFO, "inline: %llu packets, %llu dropped",
+		       (unsigned long long)ns->packets, (unsigned long long)ns->dropped);
+		ips_nfq_close(st->nfq);
+		st->nfq = NULL;
+	}
 	/* Pending scan episodes are reported before the worker goes. */
 	ips_engine_tick(st->eng, ctx->api->now_ns(ctx), 1);
 }

@@ -3,8 +3,9 @@
  * trie is built with per-state edge lists, then failure links in breadth
  * order; each state's output list includes the outputs of its failure
  * chain, so a scan reports matches without walking links. The root keeps a
- * full 256-entry table, and every state whose edge list grows large
- * enough gets one too, so the common steps cost one load. Memory grows
+ * complete 256-entry table (failure transitions folded in), and so do
+ * the states one byte deep and every state whose edge list grows large,
+ * so the common steps cost one load. Memory grows
  * with the total pattern length only.
  */
 #include <stdlib.h>
@@ -162,14 +163,18 @@ ips_ac_add(struct ips_ac *ac, const uint8_t *pat, size_t len, uint32_t id)
 	return add_out(&ac->st[cur], id);
 }
 
-static uint32_t
+static inline uint32_t
 step(const struct ips_ac *ac, uint32_t s, uint8_t c)
 {
 	for (;;) {
-		uint32_t to = edge_find(&ac->st[s], c);
+		const struct state *st = &ac->st[s];
+		uint32_t to;
+		if (st->dense)
+			return st->dense[c]; /* complete: failures folded in */
+		to = edge_find(st, c);
 		if (to != 0 || s == 0)
 			return to;
-		s = ac->st[s].fail;
+		s = st->fail;
 	}
 }
 
@@ -201,18 +206,32 @@ ips_ac_build(struct ips_ac *ac)
 			queue[tail++] = to;
 		}
 	}
-	free(queue);
-	/* Dense tables: the root always, busy states too. */
-	for (i = 0; i < ac->n; i++) {
-		struct state *s = &ac->st[i];
-		if (i != 0 && s->nedges < DENSE_MIN)
-			continue;
-		s->dense = calloc(256, sizeof(uint32_t));
-		if (s->dense == NULL)
-			return MM_ERR_NOMEM;
-		for (k = 0; k < s->nedges; k++)
-			s->dense[s->edges[k].c] = s->edges[k].to;
+	/* Dense tables, complete (failure transitions folded in, so a step
+	 * is one load): the root, the states one byte deep (where a scan
+	 * spends most of its time) and busy states. Built in breadth order,
+	 * so a failure state's table is ready before it is used. */
+	{
+		uint32_t order;
+		for (order = 0; order <= tail; order++) {
+			/* queue[0 .. root's edges - 1] are the states one byte deep. */
+			uint32_t si = order == 0 ? 0 : queue[order - 1];
+			struct state *s = &ac->st[si];
+			int shallow = order <= ac->st[0].nedges;
+			uint32_t c;
+			if (!shallow && s->nedges < DENSE_MIN)
+				continue;
+			s->dense = malloc(256 * sizeof(uint32_t));
+			if (s->dense == NULL) {
+				free(queue);
+				return MM_ERR_NOMEM;
+			}
+			for (c = 0; c < 256; c++)
+				s->dense[c] = si == 0 ? 0 : step(ac, s->fail, (uint8_t)c);
+			for (k = 0; k < s->nedges; k++)
+				s->dense[s->edges[k].c] = s->edges[k].to;
+		}
 	}
+	free(queue);
 	ac->built = 1;
 	return MM_OK;
 }

@@ -6,6 +6,7 @@
  * headers. Every read is checked against the buffer end; a malformed
  * message just yields fewer fields.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "ips_app.h"
@@ -200,18 +201,48 @@ ips_app_http(struct ips_app_info *out, const uint8_t *p, size_t len)
 	int mlen = is_method(p, len);
 	size_t off, ustart, eol;
 
+	if (mlen == 0 && len > 12 && memcmp(p, "HTTP/1.", 7) == 0) {
+		/* A response: only its headers are a buffer (http.header). */
+		out->app = IPS_APP_HTTP;
+		for (off = 0; off < len && p[off] != '\n'; off++)
+			;
+		if (++off >= len)
+			return 1;
+		out->headers.p = p + off;
+		out->headers.len = (uint32_t)(len - off);
+		for (eol = off; eol + 1 < len; eol++)
+			if (p[eol] == '\n' &&
+			    (p[eol + 1] == '\n' ||
+			     (p[eol + 1] == '\r' && eol + 2 < len && p[eol + 2] == '\n'))) {
+				out->headers.len = (uint32_t)(eol + 1 - off);
+				break;
+			}
+		return 1;
+	}
 	if (mlen == 0)
 		return 0;
 	out->app = IPS_APP_HTTP;
 	out->method.p = p;
 	out->method.len = (uint32_t)mlen;
 	off = ustart = (size_t)mlen + 1;
-	while (off < len && p[off] != ' ' && p[off] != '\r' && p[off] != '\n')
-		off++;
-	out->uri.p = p + ustart;
-	out->uri.len = (uint32_t)(off - ustart);
 	while (off < len && p[off] != '\n')
 		off++;
+	eol = off;
+	{
+		/* The URI may contain spaces: it ends at the last " HTTP/". */
+		size_t e = eol, s;
+		while (e > ustart && (p[e - 1] == '\r' || p[e - 1] == ' '))
+			e--;
+		for (s = e; s > ustart; s--)
+			if (p[s - 1] == ' ' && e - s >= 5 && memcmp(p + s, "HTTP/", 5) == 0)
+				break;
+		if (s > ustart)
+			e = s - 1;
+		while (e > ustart && p[e - 1] == ' ')
+			e--;
+		out->uri.p = p + ustart;
+		out->uri.len = (uint32_t)(e - ustart);
+	}
 	off++;
 	if (off < len) {
 		out->headers.p = p + off;
@@ -247,7 +278,91 @@ ips_app_http(struct ips_app_info *out, const uint8_t *p, size_t len)
 		}
 		off = eol + 1;
 	}
+	ips_app_http_normalize(out);
 	return 1;
+}
+
+static int
+hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void
+ips_app_http_normalize(struct ips_app_info *out)
+{
+	const uint8_t *u = out->uri.p;
+	uint8_t *o = out->uri_buf;
+	size_t n = out->uri.len, i = 0, w = 0, path_end, seg;
+
+	/* Path: percent-decoded, then dot segments removed (RFC 3986 5.2.4)
+	 * segment by segment as they are written; the query stays as sent. */
+	for (path_end = 0; path_end < n && u[path_end] != '?'; path_end++)
+		;
+	while (i < path_end && w + 1 < sizeof(out->uri_buf)) {
+		uint8_t c = u[i];
+		if (c == '%' && i + 2 < path_end + 1 && i + 2 < n && hexval(u[i + 1]) >= 0 &&
+		    hexval(u[i + 2]) >= 0) {
+			c = (uint8_t)(hexval(u[i + 1]) << 4 | hexval(u[i + 2]));
+			i += 3;
+		} else {
+			i++;
+		}
+		o[w++] = c;
+		/* At a segment end, drop "." and resolve "..". */
+		if (c == '/' || i >= path_end) {
+			size_t end = c == '/' ? w - 1 : w;
+			for (seg = end; seg > 0 && o[seg - 1] != '/'; seg--)
+				;
+			if (end - seg == 1 && o[seg] == '.') {
+				w = seg;
+			} else if (end - seg == 2 && o[seg] == '.' && o[seg + 1] == '.') {
+				w = seg;
+				if (w > 1) {
+					w--; /* the slash before ".." */
+					while (w > 0 && o[w - 1] != '/')
+						w--;
+				}
+				if (w == 0 && n > 0 && u[0] == '/')
+					o[w++] = '/';
+			}
+		}
+	}
+	for (i = path_end; i < n && w < sizeof(out->uri_buf); i++)
+		o[w++] = u[i];
+	out->uri_norm.p = o;
+	out->uri_norm.len = (uint32_t)w;
+	if (out->host.p) {
+		size_t h = 0, hl = out->host.len;
+		/* Drop a ":port" (not inside an IPv6 literal). */
+		for (i = hl; i > 0; i--) {
+			if (out->host.p[i - 1] == ':') {
+				hl = i - 1;
+				break;
+			}
+			if (out->host.p[i - 1] < '0' || out->host.p[i - 1] > '9')
+				break;
+		}
+		for (i = 0; i < hl && h < sizeof(out->host_buf); i++) {
+			uint8_t c = out->host.p[i];
+			out->host_buf[h++] = c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+		}
+		out->host_norm.p = out->host_buf;
+		out->host_norm.len = (uint32_t)h;
+	}
+}
+
+void
+ips_app_clear(struct ips_app_info *out)
+{
+	memset(out, 0, offsetof(struct ips_app_info, dns_query));
+	out->dns_query[0] = 0;
 }
 
 int
@@ -256,7 +371,7 @@ ips_app_parse(struct ips_app_info *out, const struct mm_packet *pkt)
 	const uint8_t *p = pkt->payload;
 	size_t len = pkt->payload_len;
 
-	memset(out, 0, sizeof(*out));
+	ips_app_clear(out);
 	if (p == NULL || len == 0)
 		return 0;
 	if (pkt->layers & MM_L_UDP) {
@@ -269,9 +384,9 @@ ips_app_parse(struct ips_app_info *out, const struct mm_packet *pkt)
 		return 0;
 	if ((pkt->sport == 53 || pkt->dport == 53) && len > 2) {
 		size_t l = (size_t)rd16(p);
-		if (l + 2 <= len)
-			return ips_app_dns(out, p + 2, l);
-		return 0;
+		if (l + 2 <= len && ips_app_dns(out, p + 2, l))
+			return 1;
+		ips_app_clear(out);
 	}
 	if (p[0] == 0x16)
 		return ips_app_tls(out, p, len);

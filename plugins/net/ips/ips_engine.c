@@ -31,14 +31,20 @@ enum { FB_SET = 1, FB_UNSET, FB_TOGGLE, FB_ISSET, FB_ISNOTSET };
 struct fstate {
 	int app;
 	int pass;
+	int dropped;   /* inline: a drop verdict drops the rest of the flow */
 	uint8_t *bits; /* flowbits */
 	uint32_t nbits;
 };
+
+#define MAX_UNIQUE_PORTS 1024
 
 struct thr_ent {
 	uint32_t sid, gid;
 	uint8_t kind; /* 0 rule threshold, 1 detection filter, 2 rate filter */
 	struct mm_addr a, b;
+	uint32_t ports;   /* by_flow: both ports */
+	uint16_t *uports; /* unique_on: distinct ports seen in the window */
+	uint32_t nuports;
 	uint64_t start_ns;
 	uint32_t count;
 	uint64_t until_ns; /* rate_filter: new action active until */
@@ -57,8 +63,28 @@ struct tcfg {
 	uint32_t timeout;
 };
 
+/* Rules without content but with addresses on one side (ET's botcc, tor,
+ * ciarmy, compromised lists) are found through a hash of their address
+ * blocks instead of being checked against every packet. */
+struct ipidx_ent {
+	struct mm_addr net; /* masked to bits */
+	uint8_t bits;
+	uint8_t used;
+	uint32_t rule;
+};
+
+struct ipidx {
+	struct ipidx_ent *slot;
+	uint32_t mask; /* slots - 1 */
+	uint32_t n;
+	uint8_t bits4[33], bits6[129]; /* prefix lengths present */
+	uint8_t list4[33], list6[129];
+	uint8_t n4, n6;
+};
+
 struct compiled {
 	struct ips_ruleset *rs;
+	struct ipidx ipx[2]; /* 0: by source, 1: by destination */
 	struct ips_ac *ac[IPS_BUF__COUNT];
 	uint32_t *pat_rule[IPS_BUF__COUNT];
 	uint32_t npat[IPS_BUF__COUNT];
@@ -147,12 +173,119 @@ fail:
 }
 
 static void
+addr_mask(struct mm_addr *out, const struct mm_addr *a, uint32_t bits)
+{
+	uint32_t full = bits / 8u, rem = bits % 8u;
+
+	memset(out, 0, sizeof(*out));
+	out->family = a->family;
+	memcpy(out->addr, a->addr, full);
+	if (rem)
+		out->addr[full] = (uint8_t)(a->addr[full] & (0xff << (8 - rem)));
+}
+
+static uint32_t
+addr_hash(const struct mm_addr *a, uint32_t bits)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ bits ^ (uint64_t)a->family << 8;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ a->addr[i]) * 0x100000001b3ull;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static int
+ipidx_add(struct ipidx *x, const struct ips_cidr *c, uint32_t rule)
+{
+	struct ipidx_ent *e;
+	uint32_t i;
+
+	if (c->net.family != 4 && c->net.family != 6)
+		return -1;
+	for (i = addr_hash(&c->net, c->bits) & x->mask;; i = (i + 1) & x->mask) {
+		e = &x->slot[i];
+		if (!e->used)
+			break;
+	}
+	addr_mask(&e->net, &c->net, c->bits);
+	e->bits = c->bits;
+	e->used = 1;
+	e->rule = rule;
+	x->n++;
+	if (c->net.family == 4 && c->bits <= 32 && !x->bits4[c->bits]) {
+		x->bits4[c->bits] = 1;
+		x->list4[x->n4++] = c->bits;
+	} else if (c->net.family == 6 && c->bits <= 128 && !x->bits6[c->bits]) {
+		x->bits6[c->bits] = 1;
+		x->list6[x->n6++] = c->bits;
+	}
+	return 0;
+}
+
+/* Which side of r to index (0 src, 1 dst), or -1: the side whose
+ * broadest block is narrowest, so that "$HOME_NET -> [C&C list]" is
+ * found by the list and not by every home address. */
+static int
+ipidx_side(const struct ips_rule *r)
+{
+	size_t i;
+	int side, best = -1, best_bits = -1;
+
+	if (r->bidir)
+		return -1;
+	for (side = 0; side < 2; side++) {
+		const struct ips_addrset *s = side ? &r->dst : &r->src;
+		int ok = !s->any && s->ninc > 0, minbits = 255;
+		for (i = 0; ok && i < s->ninc; i++) {
+			int fam = s->inc[i].net.family, b = s->inc[i].bits;
+			if ((fam != 4 || b > 32) && (fam != 6 || b > 128))
+				ok = 0;
+			/* Compare IPv6 prefixes on the IPv4 scale. */
+			b = fam == 6 ? b / 4 : b;
+			if (b < minbits)
+				minbits = b;
+		}
+		if (ok && minbits > best_bits) {
+			best = side;
+			best_bits = minbits;
+		}
+	}
+	return best;
+}
+
+static void
+ipidx_lookup(struct compiled *c, const struct ipidx *x, const struct mm_addr *a)
+{
+	const uint8_t *list = a->family == 4 ? x->list4 : x->list6;
+	uint8_t n = a->family == 4 ? x->n4 : x->n6, k;
+	struct mm_addr m;
+	uint32_t i;
+
+	if (x->n == 0 || (a->family != 4 && a->family != 6))
+		return;
+	for (k = 0; k < n; k++) {
+		addr_mask(&m, a, list[k]);
+		for (i = addr_hash(&m, list[k]) & x->mask; x->slot[i].used; i = (i + 1) & x->mask) {
+			const struct ipidx_ent *e = &x->slot[i];
+			if (e->bits == list[k] && memcmp(&e->net, &m, sizeof(m)) == 0 &&
+			    c->stamp[e->rule] != c->gen) {
+				c->stamp[e->rule] = c->gen;
+				c->cand[c->ncand++] = e->rule;
+			}
+		}
+	}
+}
+
+static void
 compiled_free(struct compiled *c)
 {
 	int b;
 
 	if (c == NULL)
 		return;
+	free(c->ipx[0].slot);
+	free(c->ipx[1].slot);
 	for (b = 0; b < IPS_BUF__COUNT; b++) {
 		ips_ac_free(c->ac[b]);
 		free(c->pat_rule[b]);
@@ -188,6 +321,9 @@ ips_engine_free(struct ips_engine *e)
 	compiled_free(e->c);
 	ips_rep_free(e->rep);
 	tcfg_free(e);
+	if (e->thr)
+		for (uint32_t i = 0; i < e->nthr; i++)
+			free(e->thr[i].uports);
 	free(e->thr);
 	free(e);
 }
@@ -218,10 +354,38 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 			goto fail;
 		}
 	}
+	{
+		/* Size the address indexes: twice the blocks, a power of two. */
+		size_t need[2] = {0, 0};
+		int s;
+		for (i = 0; i < rs->n; i++) {
+			struct ips_rule *r = rs->rules[i];
+			if (r->fp < 0 && (s = ipidx_side(r)) >= 0)
+				need[s] += s ? r->dst.ninc : r->src.ninc;
+		}
+		for (s = 0; s < 2; s++) {
+			uint32_t slots = 16;
+			while (slots < 2 * need[s] && slots < (1u << 30))
+				slots <<= 1;
+			c->ipx[s].slot = calloc(slots, sizeof(*c->ipx[s].slot));
+			c->ipx[s].mask = slots - 1;
+			if (c->ipx[s].slot == NULL) {
+				rc = MM_ERR_NOMEM;
+				goto fail;
+			}
+		}
+	}
 	for (i = 0; i < rs->n; i++) {
 		struct ips_rule *r = rs->rules[i];
 		if (r->fp < 0) {
-			c->nofp[c->nnofp++] = (uint32_t)i;
+			int side = ipidx_side(r);
+			if (side >= 0) {
+				const struct ips_addrset *as = side ? &r->dst : &r->src;
+				for (size_t k = 0; k < as->ninc; k++)
+					ipidx_add(&c->ipx[side], &as->inc[k], (uint32_t)i);
+			} else {
+				c->nofp[c->nnofp++] = (uint32_t)i;
+			}
 			continue;
 		}
 		b = r->opts[r->fp].buf;
@@ -283,7 +447,7 @@ trim(char *s)
 }
 
 static int
-tcfg_line(struct tcfg *t, char *line)
+tcfg_line(struct tcfg *t, char *line, const struct ips_vars *vars)
 {
 	char *kw = line, *rest, *tok, *save = NULL;
 
@@ -319,10 +483,11 @@ tcfg_line(struct tcfg *t, char *line)
 			              : strcmp(v, "both") == 0      ? IPS_THR_BOTH
 			                                            : -1;
 		else if (strcmp(k, "track") == 0)
-			t->thr.track = strcmp(v, "by_src") == 0    ? IPS_TRACK_SRC
-			               : strcmp(v, "by_dst") == 0  ? IPS_TRACK_DST
-			               : strcmp(v, "by_both") == 0 ? IPS_TRACK_BOTH
-			                                           : IPS_TRACK_RULE;
+			t->thr.track = strcmp(v, "by_src") == 0      ? IPS_TRACK_SRC
+			               : strcmp(v, "by_dst") == 0    ? IPS_TRACK_DST
+			               : strcmp(v, "by_both") == 0   ? IPS_TRACK_BOTH
+			               : strcmp(v, "by_either") == 0 ? IPS_TRACK_EITHER
+			                                             : IPS_TRACK_RULE;
 		else if (strcmp(k, "count") == 0)
 			t->thr.count = (uint32_t)strtoul(v, NULL, 10);
 		else if (strcmp(k, "seconds") == 0)
@@ -335,14 +500,16 @@ tcfg_line(struct tcfg *t, char *line)
 			                : strcmp(v, "pass") == 0 ? IPS_PASS
 			                                         : IPS_ALERT;
 		else if (strcmp(k, "ip") == 0) {
-			struct ips_cidr c;
-			if (ips_cidr_parse(&c, v) != MM_OK)
+			/* An address, a CIDR block, a [list] or a $VARIABLE. */
+			struct ips_vars none;
+			int rc;
+			if (vars == NULL && ips_vars_init(&none) != MM_OK)
 				return -1;
-			t->ip.inc = malloc(sizeof(c));
-			if (t->ip.inc == NULL)
+			rc = ips_addrset_parse(&t->ip, v, vars ? vars : &none);
+			if (vars == NULL)
+				ips_vars_free(&none);
+			if (rc != MM_OK)
 				return -1;
-			t->ip.inc[0] = c;
-			t->ip.ninc = 1;
 			t->has_ip = 1;
 		} else
 			return -1;
@@ -356,6 +523,13 @@ tcfg_line(struct tcfg *t, char *line)
 
 int
 ips_engine_load_thresholds(struct ips_engine *e, const char *path, char *err, size_t errlen)
+{
+	return ips_engine_load_thresholds_vars(e, path, NULL, err, errlen);
+}
+
+int
+ips_engine_load_thresholds_vars(struct ips_engine *e, const char *path, const struct ips_vars *vars,
+                                char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[1024];
@@ -373,11 +547,14 @@ ips_engine_load_thresholds(struct ips_engine *e, const char *path, char *err, si
 		lineno++;
 		if (*s == 0 || *s == '#')
 			continue;
-		if (tcfg_line(&t, s) != 0 || n >= MAX_TCFG) {
+		if (tcfg_line(&t, s, vars) != 0 || n >= MAX_TCFG) {
 			free(t.ip.inc);
+			free(t.ip.exc);
 			snprintf(err, errlen, "%s:%d: bad threshold line", path, lineno);
-			for (size_t i = 0; i < n; i++)
+			for (size_t i = 0; i < n; i++) {
 				free(nt[i].ip.inc);
+				free(nt[i].ip.exc);
+			}
 			free(nt);
 			fclose(f);
 			return MM_ERR_PARSE;
@@ -385,6 +562,11 @@ ips_engine_load_thresholds(struct ips_engine *e, const char *path, char *err, si
 		g = realloc(nt, (n + 1) * sizeof(*g));
 		if (g == NULL) {
 			free(t.ip.inc);
+			free(t.ip.exc);
+			for (size_t i = 0; i < n; i++) {
+				free(nt[i].ip.inc);
+				free(nt[i].ip.exc);
+			}
 			fclose(f);
 			free(nt);
 			return MM_ERR_NOMEM;
@@ -414,18 +596,32 @@ thr_get(struct ips_engine *e, const struct ips_rule *r, int kind, int track,
 	key.sid = r->sid;
 	key.gid = r->gid;
 	key.kind = (uint8_t)kind;
-	if (track == IPS_TRACK_SRC || track == IPS_TRACK_BOTH)
+	if (track == IPS_TRACK_SRC)
 		key.a = p->src;
 	if (track == IPS_TRACK_DST)
 		key.a = p->dst;
-	if (track == IPS_TRACK_BOTH)
-		key.b = p->dst;
+	if (track == IPS_TRACK_BOTH) {
+		/* An address pair, whichever way the packet goes. */
+		int c = memcmp(p->src.addr, p->dst.addr, sizeof(p->src.addr));
+		key.a = c <= 0 ? p->src : p->dst;
+		key.b = c <= 0 ? p->dst : p->src;
+	}
+	if (track == IPS_TRACK_FLOW) {
+		/* Both directions of a flow share one entry. */
+		int c = memcmp(p->src.addr, p->dst.addr, sizeof(p->src.addr));
+		int fwd = c < 0 || (c == 0 && p->sport <= p->dport);
+		key.a = fwd ? p->src : p->dst;
+		key.b = fwd ? p->dst : p->src;
+		key.ports = fwd ? (uint32_t)p->sport << 16 | p->dport
+		                : (uint32_t)p->dport << 16 | p->sport;
+		h ^= key.ports;
+	}
 	for (i = 0; i < 16; i++)
 		h = (h ^ key.a.addr[i] ^ (uint64_t)key.b.addr[i] << 8) * 0x100000001b3ull;
 	for (i = 0; i < THR_PROBE; i++) {
 		struct thr_ent *t = &e->thr[(h + i) % e->nthr];
 		if (t->used && t->sid == key.sid && t->gid == key.gid && t->kind == key.kind &&
-		    memcmp(&t->a, &key.a, sizeof(key.a)) == 0 &&
+		    t->ports == key.ports && memcmp(&t->a, &key.a, sizeof(key.a)) == 0 &&
 		    memcmp(&t->b, &key.b, sizeof(key.b)) == 0)
 			return t;
 		if (!t->used) {
@@ -442,6 +638,7 @@ thr_get(struct ips_engine *e, const struct ips_rule *r, int kind, int track,
 		e->st.threshold_table_full++;
 	{
 		struct thr_ent *t = &e->thr[(h + best) % e->nthr];
+		free(t->uports);
 		*t = key;
 		t->used = 1;
 		t->start_ns = now;
@@ -460,6 +657,19 @@ thr_check(struct ips_engine *e, const struct ips_rule *r, const struct ips_thr *
 	if (now - t->start_ns >= win && t->count > 0) {
 		t->start_ns = now;
 		t->count = 0;
+		t->nuports = 0;
+	}
+	if (th->unique_on != IPS_UNIQUE_NONE) {
+		/* Count a port only the first time it is seen in the window. */
+		uint16_t port = th->unique_on == IPS_UNIQUE_DST_PORT ? p->dport : p->sport;
+		uint32_t j;
+		for (j = 0; j < t->nuports; j++)
+			if (t->uports[j] == port)
+				return t->count > th->count;
+		if (t->uports == NULL)
+			t->uports = calloc(MAX_UNIQUE_PORTS, sizeof(*t->uports));
+		if (t->uports != NULL && t->nuports < MAX_UNIQUE_PORTS)
+			t->uports[t->nuports++] = port;
 	}
 	t->count++;
 	switch (th->type) {
@@ -591,6 +801,9 @@ match_from(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *pr
 		return 1;
 	if (x->buf[r->opts[i].buf] == NULL)
 		return 0; /* the buffer does not exist for this packet */
+	if (r->opts[i].type == IPS_OPT_BSIZE)
+		return ips_num_match(&r->opts[i].bsize, x->len[r->opts[i].buf]) &&
+		       match_from(x, r, i + 1, prev);
 	if (r->opts[i].type == IPS_OPT_CONTENT)
 		return match_content(x, r, i, prev);
 	return match_pcre(x, r, i, prev);
@@ -617,6 +830,21 @@ fb_isset(const struct fstate *fs, uint32_t bit)
 	return fs && bit < fs->nbits && (fs->bits[bit / 8] & (1u << (bit % 8)));
 }
 
+/* isset "a|b": any is set; isnotset "a|b": any is not set. */
+static int
+fb_check(const struct fstate *fs, const struct ips_flowbit *fb)
+{
+	int want = fb->op == FB_ISSET;
+	uint32_t j;
+
+	if (fb_isset(fs, fb->bit) == want)
+		return 1;
+	for (j = 0; j < fb->nalt; j++)
+		if (fb_isset(fs, fb->alt[j]) == want)
+			return 1;
+	return 0;
+}
+
 static int
 verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 {
@@ -635,7 +863,10 @@ verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 		int est;
 		if (f == NULL)
 			return 0;
-		est = f->state == MM_FLOW_ESTABLISHED || f->state == MM_FLOW_CLOSING ||
+		/* TCP picked up midstream counts as established only when
+		 * configured so (Suricata's stream.midstream). */
+		est = ((f->state == MM_FLOW_ESTABLISHED || f->state == MM_FLOW_CLOSING) &&
+		       (f->proto != 6 || f->tcp_seen_syn || e->o.midstream)) ||
 		      (f->proto != 6 && f->pkts[MM_FLOW_TO_CLIENT] > 0 && f->pkts[0] > 0);
 		if ((r->flow & IPS_FLOW_ESTABLISHED) && !est)
 			return 0;
@@ -696,12 +927,19 @@ verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 			break;
 		}
 	}
-	for (i = 0; i < r->nfb; i++) {
-		if (r->fb[i].op == FB_ISSET && !fb_isset(x->fs, r->fb[i].bit))
+	if (r->has_itype &&
+	    (!(p->layers & (MM_L_ICMP | MM_L_ICMP6)) || !ips_num_match(&r->itype, p->icmp_type)))
+		return 0;
+	if (r->has_icode &&
+	    (!(p->layers & (MM_L_ICMP | MM_L_ICMP6)) || !ips_num_match(&r->icode, p->icmp_code)))
+		return 0;
+	if (r->has_urilen && (x->buf[IPS_BUF_HTTP_URI_RAW] == NULL ||
+	                      !ips_num_match(&r->urilen, x->len[IPS_BUF_HTTP_URI_RAW])))
+		return 0;
+	for (i = 0; i < r->nfb; i++)
+		if ((r->fb[i].op == FB_ISSET || r->fb[i].op == FB_ISNOTSET) &&
+		    !fb_check(x->fs, &r->fb[i]))
 			return 0;
-		if (r->fb[i].op == FB_ISNOTSET && fb_isset(x->fs, r->fb[i].bit))
-			return 0;
-	}
 	x->steps = 0;
 	if (!match_from(x, r, 0, prev)) {
 		if (x->steps > MAX_STEPS)
@@ -871,8 +1109,12 @@ tcfg_find(const struct ips_engine *e, const struct ips_rule *r, int kind, const 
 		    (t->gid != 0 && t->gid != r->gid))
 			continue;
 		if (t->has_ip) {
-			const struct mm_addr *a = t->thr.track == IPS_TRACK_DST ? &p->dst : &p->src;
-			if (!ips_addrset_match(&t->ip, a))
+			int hit = t->thr.track == IPS_TRACK_DST ? ips_addrset_match(&t->ip, &p->dst)
+			          : t->thr.track == IPS_TRACK_EITHER
+			                  ? ips_addrset_match(&t->ip, &p->src) ||
+			                            ips_addrset_match(&t->ip, &p->dst)
+			                  : ips_addrset_match(&t->ip, &p->src);
+			if (!hit)
 				continue;
 		}
 		return t;
@@ -907,14 +1149,22 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		x.fs = f->user;
 		if (x.fs && x.fs->pass)
 			return 0;
+		if (x.fs && x.fs->dropped && e->o.inline_mode) {
+			/* Like Suricata in IPS mode: the rest of the flow goes. */
+			e->st.drops++;
+			return 1;
+		}
 	}
 	ips_app_parse(&ai, p);
 	nm.query[0] = nm.sni[0] = nm.host[0] = nm.uri[0] = nm.ua[0] = 0;
 	if (ai.app == IPS_APP_DNS) {
 		e->st.app_dns++;
 		snprintf(nm.query, sizeof(nm.query), "%s", ai.dns_query);
-		x.buf[IPS_BUF_DNS_QUERY] = (const uint8_t *)ai.dns_query;
-		x.len[IPS_BUF_DNS_QUERY] = ai.dns_query_len;
+		/* dns.query inspects requests, as in Suricata. */
+		if (!ai.dns_response) {
+			x.buf[IPS_BUF_DNS_QUERY] = (const uint8_t *)ai.dns_query;
+			x.len[IPS_BUF_DNS_QUERY] = ai.dns_query_len;
+		}
 	} else if (ai.app == IPS_APP_TLS) {
 		e->st.app_tls++;
 		if (ai.sni.p) {
@@ -926,13 +1176,19 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		e->st.app_http++;
 		x.buf[IPS_BUF_HTTP_METHOD] = ai.method.p;
 		x.len[IPS_BUF_HTTP_METHOD] = ai.method.len;
-		x.buf[IPS_BUF_HTTP_URI] = ai.uri.p;
-		x.len[IPS_BUF_HTTP_URI] = ai.uri.len;
+		x.buf[IPS_BUF_HTTP_URI] = ai.uri_norm.p;
+		x.len[IPS_BUF_HTTP_URI] = ai.uri_norm.len;
+		x.buf[IPS_BUF_HTTP_URI_RAW] = ai.uri.p;
+		x.len[IPS_BUF_HTTP_URI_RAW] = ai.uri.len;
 		copy_span(nm.uri, sizeof(nm.uri), ai.uri.p, ai.uri.len);
+		if (ai.headers.p) {
+			x.buf[IPS_BUF_HTTP_HEADER] = ai.headers.p;
+			x.len[IPS_BUF_HTTP_HEADER] = ai.headers.len;
+		}
 		if (ai.host.p) {
-			x.buf[IPS_BUF_HTTP_HOST] = ai.host.p;
-			x.len[IPS_BUF_HTTP_HOST] = ai.host.len;
-			copy_span(nm.host, sizeof(nm.host), ai.host.p, ai.host.len);
+			x.buf[IPS_BUF_HTTP_HOST] = ai.host_norm.p;
+			x.len[IPS_BUF_HTTP_HOST] = ai.host_norm.len;
+			copy_span(nm.host, sizeof(nm.host), ai.host_norm.p, ai.host_norm.len);
 		}
 		if (ai.ua.p) {
 			x.buf[IPS_BUF_HTTP_UA] = ai.ua.p;
@@ -969,6 +1225,8 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		acu[1] = &b;
 		ips_ac_scan(c->ac[b], x.buf[b], x.len[b], ac_hit, acu);
 	}
+	ipidx_lookup(c, &c->ipx[0], &p->src);
+	ipidx_lookup(c, &c->ipx[1], &p->dst);
 	for (i = 0; i < c->nnofp; i++)
 		if (c->stamp[c->nofp[i]] != c->gen) {
 			c->stamp[c->nofp[i]] = c->gen;
@@ -1019,6 +1277,12 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		if ((t = tcfg_find(e, r, TC_RATE, p)) != NULL &&
 		    thr_check(e, r, &t->thr, 2, p, now))
 			action = t->new_action;
+		if (action == IPS_PASS) {
+			/* rate_filter new_action pass: let the flow through, quietly. */
+			if (x.fs)
+				x.fs->pass = 1;
+			continue;
+		}
 		fill_alert(&a, p, &ai, &nm, now);
 		if (a.app == NULL && x.fs && x.fs->app == IPS_APP_HTTP)
 			a.app = "http";
@@ -1030,6 +1294,10 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		if (action == IPS_DROP && e->o.inline_mode) {
 			verdict = 1;
 			e->st.drops++;
+			/* An app-layer rule drops the whole flow (as Suricata
+			 * does); a packet rule only this packet. */
+			if (r->app != IPS_APP_NONE && x.fs)
+				x.fs->dropped = 1;
 		}
 		e->st.alerts++;
 		e->cb(e->user, &a);

@@ -53,6 +53,7 @@ struct ips_scan_opts {
 
 struct ips_engine_opts {
 	int inline_mode; /* drop rules block */
+	int midstream;   /* TCP picked up midstream may be "established" */
 	uint32_t max_flows;
 	int scan_enabled;
 	struct ips_scan_opts scan;
@@ -77,6 +78,9 @@ int ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs);
 void ips_engine_set_rep(struct ips_engine *e, struct ips_rep *rep);
 /* Load a threshold.config (suppress, threshold, event_filter, rate_filter). */
 int ips_engine_load_thresholds(struct ips_engine *e, const char *path, char *err, size_t errlen);
+/* The same with rule variables for "ip $VAR" (vars may be NULL). */
+int ips_engine_load_thresholds_vars(struct ips_engine *e, const char *path,
+                                    const struct ips_vars *vars, char *err, size_t errlen);
 /* Process one packet. Returns 1 when the packet should be dropped (inline
  * mode and a drop rule, or a blocked reputation category), else 0. */
 int ips_engine_packet(struct ips_engine *e, const struct mm_packet *pkt, uint64_t now_ns);

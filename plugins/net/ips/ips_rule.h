@@ -23,6 +23,8 @@ enum ips_buf {
 	IPS_BUF_HTTP_URI,
 	IPS_BUF_HTTP_UA,
 	IPS_BUF_HTTP_METHOD,
+	IPS_BUF_HTTP_URI_RAW,
+	IPS_BUF_HTTP_HEADER,
 	IPS_BUF__COUNT
 };
 
@@ -38,12 +40,23 @@ enum {
 	IPS_FLOW_STATELESS = 1u << 4
 };
 
-enum ips_track { IPS_TRACK_SRC = 0, IPS_TRACK_DST, IPS_TRACK_RULE, IPS_TRACK_BOTH };
+enum ips_track {
+	IPS_TRACK_SRC = 0,
+	IPS_TRACK_DST,
+	IPS_TRACK_RULE,
+	IPS_TRACK_BOTH,
+	IPS_TRACK_FLOW,
+	IPS_TRACK_EITHER
+};
 enum ips_thr_type { IPS_THR_NONE = 0, IPS_THR_LIMIT, IPS_THR_THRESHOLD, IPS_THR_BOTH, IPS_THR_DF };
+
+/* unique_on of detection_filter: count distinct ports, not packets. */
+enum { IPS_UNIQUE_NONE = 0, IPS_UNIQUE_SRC_PORT, IPS_UNIQUE_DST_PORT };
 
 struct ips_thr {
 	int type; /* enum ips_thr_type */
 	int track;
+	int unique_on;
 	uint32_t count;
 	uint32_t seconds;
 };
@@ -74,7 +87,17 @@ struct ips_portset {
 	size_t nexc;
 };
 
-enum ips_opt_type { IPS_OPT_CONTENT = 1, IPS_OPT_PCRE = 2 };
+enum ips_opt_type { IPS_OPT_CONTENT = 1, IPS_OPT_PCRE = 2, IPS_OPT_BSIZE = 3 };
+
+/* A numeric test as dsize, itype, urilen and bsize write it: op '=', '<',
+ * '>', '!', '-' (lo < n < hi) or 'T' (always true). */
+struct ips_num {
+	int op;
+	uint32_t lo, hi;
+};
+
+int ips_num_parse(struct ips_num *out, const char *text);
+int ips_num_match(const struct ips_num *n, uint32_t v);
 
 /* A content or pcre, in rule order (relative modifiers follow it). */
 struct ips_opt {
@@ -91,6 +114,7 @@ struct ips_opt {
 	uint32_t len;
 	pcre2_code *re;
 	pcre2_match_data *md;
+	struct ips_num bsize; /* IPS_OPT_BSIZE: length of the buffer */
 };
 
 struct ips_rule {
@@ -112,6 +136,8 @@ struct ips_rule {
 	int has_dsize;
 	int dsize_op; /* '=', '<', '>', '-' (range), '!' */
 	uint32_t dsize_lo, dsize_hi;
+	int has_itype, has_icode, has_urilen;
+	struct ips_num itype, icode, urilen;
 	struct ips_thr threshold;
 	struct ips_thr detection_filter;
 	struct ips_opt *opts;
@@ -125,6 +151,8 @@ struct ips_rule {
 	struct ips_flowbit {
 		int op;
 		uint32_t bit;
+		uint32_t nalt; /* isset/isnotset "a|b|c": the other names */
+		uint32_t alt[7];
 	} * fb;
 	size_t nfb;
 	int noalert;
@@ -184,6 +212,9 @@ void ips_ruleset_summary(const struct ips_ruleset *rs, char *out, size_t outlen)
 int ips_rule_severity(const struct ips_ruleset *rs, const struct ips_rule *r);
 const char *ips_rule_category(const struct ips_rule *r);
 
+/* Parse an address list ("[1.2.3.0/24,!1.2.3.4]", "$HOME_NET", "any"). */
+int ips_addrset_parse(struct ips_addrset *out, const char *text, const struct ips_vars *vars);
+void ips_addrset_clear(struct ips_addrset *s);
 int ips_addrset_match(const struct ips_addrset *s, const struct mm_addr *a);
 int ips_portset_match(const struct ips_portset *s, uint16_t port);
 int ips_cidr_parse(struct ips_cidr *out, const char *text);

@@ -467,6 +467,27 @@ port_item(void *vset, const char *item, int neg, const struct ips_vars *vars, in
 /* ---- ruleset --------------------------------------------------------- */
 
 int
+ips_addrset_parse(struct ips_addrset *out, const char *text, const struct ips_vars *vars)
+{
+	const char *why = NULL;
+
+	memset(out, 0, sizeof(*out));
+	if (parse_elem(out, text, 0, vars, 0, addr_item, &why) != 0) {
+		ips_addrset_clear(out);
+		return MM_ERR_PARSE;
+	}
+	return MM_OK;
+}
+
+void
+ips_addrset_clear(struct ips_addrset *s)
+{
+	free(s->inc);
+	free(s->exc);
+	memset(s, 0, sizeof(*s));
+}
+
+int
 ips_ruleset_new(struct ips_ruleset **out)
 {
 	*out = calloc(1, sizeof(**out));
@@ -816,8 +837,12 @@ buf_of(const char *kw)
 	        {"http_host", IPS_BUF_HTTP_HOST},
 	        {"http.uri", IPS_BUF_HTTP_URI},
 	        {"http_uri", IPS_BUF_HTTP_URI},
-	        {"http.uri.raw", IPS_BUF_HTTP_URI},
-	        {"http_raw_uri", IPS_BUF_HTTP_URI},
+	        {"http.uri.raw", IPS_BUF_HTTP_URI_RAW},
+	        {"http_raw_uri", IPS_BUF_HTTP_URI_RAW},
+	        {"http.header", IPS_BUF_HTTP_HEADER},
+	        {"http_header", IPS_BUF_HTTP_HEADER},
+	        {"http.header.raw", IPS_BUF_HTTP_HEADER},
+	        {"http_raw_header", IPS_BUF_HTTP_HEADER},
 	        {"http.user_agent", IPS_BUF_HTTP_UA},
 	        {"http_user_agent", IPS_BUF_HTTP_UA},
 	        {"http.method", IPS_BUF_HTTP_METHOD},
@@ -876,6 +901,15 @@ parse_thr(struct ips_thr *t, char *v, int df, const char **why)
 				t->track = IPS_TRACK_RULE;
 			else if (strcmp(val, "by_both") == 0)
 				t->track = IPS_TRACK_BOTH;
+			else if (strcmp(val, "by_flow") == 0)
+				t->track = IPS_TRACK_FLOW;
+			else
+				goto bad;
+		} else if (strcmp(k, "unique_on") == 0 && df) {
+			if (strcmp(val, "dst_port") == 0)
+				t->unique_on = IPS_UNIQUE_DST_PORT;
+			else if (strcmp(val, "src_port") == 0)
+				t->unique_on = IPS_UNIQUE_SRC_PORT;
 			else
 				goto bad;
 		} else if (strcmp(k, "count") == 0) {
@@ -984,42 +1018,77 @@ parse_flags(struct ips_rule *r, char *v)
 	return 0;
 }
 
-static int
-parse_dsize(struct ips_rule *r, char *v)
+int
+ips_num_parse(struct ips_num *out, const char *text)
 {
-	char *p = trim(v), *dash;
+	char buf[64], *p, *dash;
 
-	r->has_dsize = 1;
+	snprintf(buf, sizeof(buf), "%s", text);
+	p = trim(buf);
+	memset(out, 0, sizeof(*out));
 	if (*p == '<' || *p == '>' || *p == '!' || *p == '=') {
-		r->dsize_op = *p;
+		out->op = *p;
 		p++;
 		if (*p == '=') {
 			/* <= and >= become < n+1 and > n-1. */
 			uint32_t n;
-			if (parse_u32(p + 1, &n) != 0)
+			if (parse_u32(p + 1, &n) != 0 || n == UINT32_MAX)
 				return -1;
-			if (r->dsize_op == '<')
-				r->dsize_lo = n + 1;
-			else if (r->dsize_op == '>' && n > 0)
-				r->dsize_lo = n - 1;
-			else if (r->dsize_op == '>')
-				r->dsize_op = 'T';
+			if (out->op == '<')
+				out->lo = n + 1;
+			else if (out->op == '>' && n > 0)
+				out->lo = n - 1;
+			else if (out->op == '>')
+				out->op = 'T';
 			else
 				return -1;
 			return 0;
 		}
-		return parse_u32(p, &r->dsize_lo);
+		return parse_u32(p, &out->lo);
 	}
 	dash = strstr(p, "<>");
 	if (dash) {
 		*dash = 0;
-		r->dsize_op = '-';
-		if (parse_u32(p, &r->dsize_lo) != 0 || parse_u32(dash + 2, &r->dsize_hi) != 0)
+		out->op = '-';
+		if (parse_u32(p, &out->lo) != 0 || parse_u32(dash + 2, &out->hi) != 0)
 			return -1;
 		return 0;
 	}
-	r->dsize_op = '=';
-	return parse_u32(p, &r->dsize_lo);
+	out->op = '=';
+	return parse_u32(p, &out->lo);
+}
+
+int
+ips_num_match(const struct ips_num *n, uint32_t v)
+{
+	switch (n->op) {
+	case '=':
+		return v == n->lo;
+	case '<':
+		return v < n->lo;
+	case '>':
+		return v > n->lo;
+	case '!':
+		return v != n->lo;
+	case '-':
+		return v > n->lo && v < n->hi;
+	default:
+		return 1;
+	}
+}
+
+static int
+parse_dsize(struct ips_rule *r, char *v)
+{
+	struct ips_num n;
+
+	if (ips_num_parse(&n, v) != 0)
+		return -1;
+	r->has_dsize = 1;
+	r->dsize_op = n.op;
+	r->dsize_lo = n.lo;
+	r->dsize_hi = n.hi;
+	return 0;
 }
 
 static uint32_t
@@ -1074,17 +1143,39 @@ parse_flowbits(struct ips_ruleset *rs, struct ips_rule *r, char *v, const char *
 	if (comma == NULL)
 		goto bad;
 	name = trim(comma + 1);
-	/* "a|b" (any of) and "a&b" are not supported. */
-	if (*name == 0 || strpbrk(name, "|&") != NULL)
+	/* "a|b" (any of) only for the checks; "a&b" is not supported. */
+	if (*name == 0 || strchr(name, '&') != NULL ||
+	    (strchr(name, '|') != NULL && o != FB_ISSET && o != FB_ISNOTSET))
 		goto bad;
 	nf = realloc(r->fb, (r->nfb + 1) * sizeof(*nf));
 	if (nf == NULL)
 		return -1;
 	r->fb = nf;
+	memset(&nf[r->nfb], 0, sizeof(nf[r->nfb]));
 	nf[r->nfb].op = o;
-	nf[r->nfb].bit = flowbit_id(rs, name);
-	if (nf[r->nfb].bit == UINT32_MAX)
-		goto bad;
+	{
+		char *save = NULL, *part;
+		int first = 1;
+		for (part = strtok_r(name, "|", &save); part; part = strtok_r(NULL, "|", &save)) {
+			uint32_t id;
+			part = trim(part);
+			if (*part == 0)
+				goto bad;
+			id = flowbit_id(rs, part);
+			if (id == UINT32_MAX)
+				goto bad;
+			if (first) {
+				nf[r->nfb].bit = id;
+				first = 0;
+			} else if (nf[r->nfb].nalt < sizeof(nf[r->nfb].alt) / sizeof(uint32_t)) {
+				nf[r->nfb].alt[nf[r->nfb].nalt++] = id;
+			} else {
+				goto bad;
+			}
+		}
+		if (first)
+			goto bad;
+	}
 	r->nfb++;
 	return 0;
 bad:
@@ -1148,6 +1239,13 @@ parse_pcre(struct ips_opt *o, char *v, int *sticky_buf, const char **why)
 			break;
 		case 'M':
 			o->buf = IPS_BUF_HTTP_METHOD;
+			break;
+		case 'I':
+			o->buf = IPS_BUF_HTTP_URI_RAW;
+			break;
+		case 'H':
+		case 'D':
+			o->buf = IPS_BUF_HTTP_HEADER;
 			break;
 		case 'B':
 		case 'O':
@@ -1488,6 +1586,38 @@ parse_rule(struct ips_ruleset *rs, const struct ips_vars *vars, struct ips_rule 
 				*why = "dsize_syntax";
 				return -1;
 			}
+		} else if (strcmp(k, "itype") == 0 || strcmp(k, "icode") == 0) {
+			int t = k[1] == 't';
+			if (!v || ips_num_parse(t ? &r->itype : &r->icode, v) != 0) {
+				*why = t ? "itype_syntax" : "icode_syntax";
+				return -1;
+			}
+			if (t)
+				r->has_itype = 1;
+			else
+				r->has_icode = 1;
+		} else if (strcmp(k, "urilen") == 0) {
+			char *c;
+			if (v && (c = strchr(v, ',')) != NULL) {
+				/* ",raw" or ",norm": both measure the request line's URI. */
+				*c = 0;
+			}
+			if (!v || ips_num_parse(&r->urilen, v) != 0) {
+				*why = "urilen_syntax";
+				return -1;
+			}
+			r->has_urilen = 1;
+			if (r->app == 0)
+				r->app = IPS_APP_HTTP;
+		} else if (strcmp(k, "bsize") == 0) {
+			if (!v || add_opt(r, &o) != 0)
+				goto bad_val;
+			o->type = IPS_OPT_BSIZE;
+			o->buf = sticky;
+			if (ips_num_parse(&o->bsize, v) != 0) {
+				*why = "bsize_syntax";
+				return -1;
+			}
 		} else if (strcmp(k, "threshold") == 0) {
 			if (!v || parse_thr(&r->threshold, v, 0, why) != 0)
 				return -1;
@@ -1677,6 +1807,8 @@ ips_ruleset_summary(const struct ips_ruleset *rs, char *out, size_t outlen)
 	if (w < 0 || (size_t)w >= outlen)
 		return;
 	off = (size_t)w;
+	if (rs->nskips == 0)
+		return;
 	sorted = malloc(rs->nskips * sizeof(*sorted) + 1);
 	if (sorted == NULL)
 		return;

@@ -244,7 +244,8 @@ struct mm_plugin {
 	 * on SIGHUP without restarting. Return an error to keep the old ones. */
 	int (*reload)(struct mm_ctx *ctx);
 	/** Optional: process one input file given by an operator command
-	 * (`mimamori scan-mail FILE` passes kind "mail"). */
+	 * (`mimamori scan-mail FILE` passes kind "mail"). Called after init
+	 * and without start: the module opens no sources for it. */
 	int (*feed)(struct mm_ctx *ctx, const char *kind, const char *path);
 };
 
