@@ -179,6 +179,7 @@ struct heartbeat {
 	uint64_t seq;
 	uint64_t dropped_reported;
 	uint64_t rejected_reported;
+	uint64_t last_ms;
 };
 
 static int
@@ -214,7 +215,7 @@ mm_heartbeat_encode(struct mm_buf *out, uint64_t seq, const struct mm_module *m,
 		pack_kv(&pk, m->counters[i].name, m->counters[i].value);
 	msgpack_pack_str(&pk, 9);
 	msgpack_pack_str_body(&pk, "transport", 9);
-	msgpack_pack_map(&pk, 8);
+	msgpack_pack_map(&pk, 9);
 	pack_kv(&pk, "queued", (int64_t)tc->queued);
 	pack_kv(&pk, "sent", (int64_t)tc->sent);
 	pack_kv(&pk, "acked", (int64_t)tc->acked);
@@ -223,6 +224,7 @@ mm_heartbeat_encode(struct mm_buf *out, uint64_t seq, const struct mm_module *m,
 	pack_kv(&pk, "rejected", (int64_t)tc->rejected);
 	pack_kv(&pk, "in_flight", (int64_t)tc->in_flight);
 	pack_kv(&pk, "buffered", (int64_t)tc->buffered);
+	pack_kv(&pk, "settled", (int64_t)tc->settled);
 	return MM_OK;
 }
 
@@ -266,6 +268,7 @@ heartbeat_tick(struct mm_ctx *ctx, void *user)
 	struct mm_buf b = MM_BUF_INIT;
 
 	memset(&tc, 0, sizeof(tc));
+	hb->last_ms = mm_monotonic_ms();
 	if (hb->t)
 		mm_transport_get_counters(hb->t, &tc);
 	report_losses(hb, &tc);
@@ -275,6 +278,19 @@ heartbeat_tick(struct mm_ctx *ctx, void *user)
 	if (send(hb->fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EPIPE)
 		got_term = 1; /* the supervisor is gone: stop cleanly */
 	mm_buf_free(&b);
+}
+
+/* While a full queue blocks the plugin (queue_policy block), keep telling
+ * the supervisor that this worker is alive; stop waiting when told to stop. */
+static int
+blocked_wait(void *user)
+{
+	struct heartbeat *hb = user;
+	uint64_t now = mm_monotonic_ms();
+
+	if (now - hb->last_ms >= HEARTBEAT_MS)
+		heartbeat_tick(NULL, hb);
+	return got_term;
 }
 
 static void
@@ -511,6 +527,8 @@ mm_worker_main(int argc, char **argv)
 	hb.m = m;
 	hb.t = t;
 	hb.fd = ctl_fd;
+	if (t)
+		mm_transport_set_wait_hook(t, blocked_wait, &hb);
 	if (ctl_fd >= 0)
 		mm_loop_fd_add(host.loop, NULL, ctl_fd, MM_FD_READ, ctl_readable, &hb);
 	hb_timer = mm_loop_timer_add(host.loop, NULL, HEARTBEAT_MS, 1, heartbeat_tick, &hb);

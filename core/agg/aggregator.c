@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -39,11 +41,15 @@
 #define SINK_BATCH 1024 /* events handed to a sink at once */
 #define PERSIST_MS 200  /* cursor store interval */
 #define PRUNE_MS 1000
+#define CKPT_IDLE_MS 500       /* nothing received this long: between bursts */
+#define CKPT_IDLE_FRAMES 1     /* between bursts: checkpoint whatever is there */
+#define CKPT_BUSY_FRAMES 16384 /* during a burst: only past 64 MiB of WAL */
 #define STATS_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
 #define MAX_MODULES 64
 #define MAX_IDENTITY 256
+#define HOT_MAX_BYTES (32u << 20) /* raw bytes of a group kept decoded for sinks */
 
 struct module_stat {
 	char name[MM_WIRE_MAX_MODULE + 1];
@@ -93,9 +99,18 @@ struct agg {
 	struct module_stat mods[MAX_MODULES + 1];
 	size_t nmods;
 	struct pending pend[MAX_GROUP];
+	/* One batch on its way into the spool. */
+	struct mm_spool_item *items;
+	struct mm_event **decoded;
+	uint8_t *dupf;
+	/* The events of the group just stored, still decoded, for sinks that
+	 * are caught up (hot path: no spool read, no second decode). */
+	struct mm_sink_event *hot;
+	size_t nhot, hotcap, hot_bytes;
+	int hot_off;
 	struct counters c;
 	uint64_t health_seen; /* sum of the drop counters at the last health event */
-	int64_t health_at, persist_at, prune_at, stats_at;
+	int64_t health_at, persist_at, prune_at, stats_at, last_rx;
 	struct mm_i18n *cat;
 	struct mm_buf buf;
 	int64_t started;
@@ -128,6 +143,93 @@ module_get(struct agg *a, const char *name)
 	return &a->mods[MAX_MODULES];
 }
 
+static void
+drop_hot(struct agg *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nhot; i++)
+		mm_event_free((struct mm_event *)a->hot[i].ev);
+	a->nhot = 0;
+	a->hot_bytes = 0;
+}
+
+/* Keep a stored event decoded for the hot path, or free it when the group
+ * grew too large to hold (sinks then read the spool). */
+static void
+keep_hot(struct agg *a, struct mm_event *e, uint64_t seq, const uint8_t *raw, size_t len)
+{
+	if (!a->hot_off && a->hot_bytes + len > HOT_MAX_BYTES) {
+		drop_hot(a);
+		a->hot_off = 1;
+	}
+	if (!a->hot_off && a->nhot == a->hotcap) {
+		size_t cap = a->hotcap ? a->hotcap * 2 : 4096;
+		struct mm_sink_event *grown = realloc(a->hot, cap * sizeof(*grown));
+		if (grown == NULL) {
+			drop_hot(a);
+			a->hot_off = 1;
+		} else {
+			a->hot = grown;
+			a->hotcap = cap;
+		}
+	}
+	if (a->hot_off) {
+		mm_event_free(e);
+		return;
+	}
+	a->hot[a->nhot].seq = seq;
+	a->hot[a->nhot].ev = e;
+	a->hot[a->nhot].raw = raw;
+	a->hot[a->nhot].len = len;
+	a->nhot++;
+	a->hot_bytes += len;
+}
+
+static int64_t backoff_ms(int fails);
+
+static void
+sink_failed(struct sink_rt *s, int rc, int64_t now)
+{
+	s->fails++;
+	s->failures++;
+	s->retry_at = now + backoff_ms(s->fails);
+	snprintf(s->last_error, sizeof(s->last_error), "%s", mm_strerror(rc));
+	if (s->fails == 1 || s->fails % 10 == 0)
+		mm_log_host(MM_LOG_WARN, "aggregator", "sink %s failed (%s), retrying in %lld ms",
+		            s->ops->name, mm_strerror(rc), (long long)(s->retry_at - now));
+}
+
+/* Hand the group just committed to every sink whose cursor is right
+ * before it; the others catch up from the spool in run_sink. */
+static void
+feed_hot(struct agg *a)
+{
+	int64_t now = mm_agg_now_ms();
+	size_t k;
+
+	if (a->hot_off || a->nhot == 0 || a->hot[a->nhot - 1].seq - a->hot[0].seq + 1 != a->nhot)
+		return;
+	for (k = 0; k < a->nsinks; k++) {
+		struct sink_rt *s = &a->sinks[k];
+		int64_t pos = s->pos;
+		int rc;
+
+		if (s->h == NULL || now < s->retry_at || s->cursor + 1 != a->hot[0].seq)
+			continue;
+		rc = s->ops->write(s->h, a->hot, a->nhot, &pos);
+		if (rc != MM_OK) {
+			sink_failed(s, rc, now);
+			continue;
+		}
+		s->out += a->nhot;
+		s->pos = pos;
+		s->fails = 0;
+		s->cursor = a->hot[a->nhot - 1].seq;
+		s->dirty = 1;
+	}
+}
+
 /* Validate one batch and store its good events (inside the transaction). */
 static int
 ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, int extra_frames)
@@ -136,8 +238,9 @@ ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, in
 	struct mm_wire_iter it;
 	const uint8_t *ev;
 	size_t evlen;
-	uint64_t dropped = 0;
+	uint64_t dropped = 0, first = 0;
 	uint32_t idx = 0;
+	size_t n = 0, i, stored = 0;
 	int rc;
 
 	p->status = MM_WIRE_MALFORMED;
@@ -186,23 +289,32 @@ ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, in
 	while (mm_wire_iter_next(&it, &ev, &evlen)) {
 		struct mm_event *e = NULL;
 		const char *id;
-		int dup = 0;
 
 		if (mm_event_decode(&e, ev, evlen) != MM_OK || (id = mm_event_id(e)) == NULL) {
 			p->rej[p->nrej++] = idx++;
 			mm_event_free(e);
 			continue;
 		}
-		rc = mm_spool_put(a->spool, id, mm_event_kind(e), mm_event_sev(e), ev, evlen, &dup);
-		mm_event_free(e);
-		if (rc != MM_OK)
-			return rc;
-		if (dup)
-			p->dups++;
-		else
-			p->stored++;
+		a->items[n].id = id;
+		a->items[n].kind = mm_event_kind(e);
+		a->items[n].sev = mm_event_sev(e);
+		a->items[n].data = ev;
+		a->items[n].len = evlen;
+		a->decoded[n++] = e;
 		idx++;
 	}
+	rc = mm_spool_put_batch(a->spool, a->items, n, a->dupf, &first, &stored);
+	for (i = 0; i < n; i++) {
+		if (rc != MM_OK || a->dupf[i]) {
+			mm_event_free(a->decoded[i]);
+			p->dups += rc == MM_OK;
+			continue;
+		}
+		p->stored++;
+		keep_hot(a, a->decoded[i], first++, a->items[i].data, a->items[i].len);
+	}
+	if (rc != MM_OK)
+		return rc;
 	p->status = MM_WIRE_OK;
 	return MM_OK;
 }
@@ -264,6 +376,9 @@ ingest(struct agg *a)
 	}
 	if (n == 0)
 		return;
+	a->nhot = 0;
+	a->hot_bytes = 0;
+	a->hot_off = 0;
 	if ((rc = mm_spool_begin(a->spool)) == MM_OK) {
 		began = 1;
 		for (i = 0; i < n && rc == MM_OK; i++)
@@ -278,7 +393,6 @@ ingest(struct agg *a)
 	for (i = 0; i < n; i++) {
 		struct pending *p = &a->pend[i];
 
-		zmq_msg_close(&msgs[i]);
 		if (rc != MM_OK && p->status != MM_WIRE_MALFORMED) {
 			/* Nothing of this group is durable: say so, they resend. */
 			p->status = MM_WIRE_BUSY;
@@ -299,6 +413,12 @@ ingest(struct agg *a)
 		}
 		send_ack(a, p);
 	}
+	/* The events point into the messages: feed, then let both go. */
+	if (rc == MM_OK)
+		feed_hot(a);
+	drop_hot(a);
+	for (i = 0; i < n; i++)
+		zmq_msg_close(&msgs[i]);
 	if (rc != MM_OK) {
 		a->c.spool_errors++;
 		mm_log_host(MM_LOG_ERROR, "aggregator", "spool write failed: %s", mm_strerror(rc));
@@ -322,6 +442,8 @@ collect(void *arg, const struct mm_spool_row *row)
 	struct mm_event *e = NULL;
 
 	r->last = row->seq;
+	if (row->skip)
+		return 0; /* counted when the spool was opened */
 	if (row->corrupt || mm_event_decode(&e, row->data, row->len) != MM_OK) {
 		r->s->skipped++;
 		r->a->c.corrupt_skipped++;
@@ -382,15 +504,7 @@ run_sink(struct agg *a, struct sink_rt *s, struct mm_sink_event *evs, size_t *of
 	if (r.n > 0) {
 		rc = s->ops->write(s->h, evs, r.n, &pos);
 		if (rc != MM_OK) {
-			s->fails++;
-			s->failures++;
-			s->retry_at = now + backoff_ms(s->fails);
-			snprintf(s->last_error, sizeof(s->last_error), "%s", mm_strerror(rc));
-			if (s->fails == 1 || s->fails % 10 == 0)
-				mm_log_host(MM_LOG_WARN, "aggregator",
-				            "sink %s failed (%s), retrying in %lld ms",
-				            s->ops->name, mm_strerror(rc),
-				            (long long)(s->retry_at - now));
+			sink_failed(s, rc, now);
 			goto out;
 		}
 		s->out += r.n;
@@ -687,6 +801,42 @@ usage(FILE *out)
 	return out == stdout ? 0 : 2;
 }
 
+/* Workers drop privileges to host.user after connecting, and reconnect
+ * to every new aggregator as that user: the ipc socket (and the directory
+ * it lives in) must let that user's group in. Others stay out. */
+static void
+share_socket(struct agg *a, const char *sock)
+{
+	const char *user = a->cfg->user;
+	char dir[MM_PATH_MAX], *slash;
+	struct passwd *pw;
+	struct stat st;
+
+	if (user == NULL || user[0] == '\0' || geteuid() != 0)
+		return;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		mm_log_host(MM_LOG_WARN, "aggregator", "service user '%s' does not exist", user);
+		return;
+	}
+	if (chown(sock, (uid_t)-1, pw->pw_gid) != 0 || chmod(sock, 0660) != 0)
+		mm_log_host(MM_LOG_WARN, "aggregator", "cannot give %s to group of %s: %s", sock,
+		            user, strerror(errno));
+	mm_strlcpy(dir, sock, sizeof(dir));
+	slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir)
+		return;
+	*slash = '\0';
+	/* A directory others may already enter is left alone. */
+	if (stat(dir, &st) != 0 || (st.st_mode & S_IXOTH) ||
+	    (st.st_gid == pw->pw_gid && (st.st_mode & S_IXGRP)))
+		return;
+	if (st.st_uid != geteuid() || chown(dir, (uid_t)-1, pw->pw_gid) != 0 ||
+	    chmod(dir, (st.st_mode & 07777) | S_IXGRP) != 0)
+		mm_log_host(MM_LOG_WARN, "aggregator", "cannot let group of %s into %s: %s", user,
+		            dir, strerror(errno));
+}
+
 static int
 open_everything(struct agg *a)
 {
@@ -772,11 +922,18 @@ open_everything(struct agg *a)
 		            zmq_strerror(zmq_errno()));
 		return MM_ERR_IO;
 	}
+	if (strncmp(a->conf.endpoint, "ipc://", 6) == 0)
+		share_socket(a, a->conf.endpoint + 6);
 	for (i = 0; i < MAX_GROUP; i++) {
 		a->pend[i].rej = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(uint32_t));
 		if (a->pend[i].rej == NULL)
 			return MM_ERR_NOMEM;
 	}
+	a->items = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->items));
+	a->decoded = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->decoded));
+	a->dupf = calloc(MM_WIRE_MAX_BATCH_EVENTS, 1);
+	if (a->items == NULL || a->decoded == NULL || a->dupf == NULL)
+		return MM_ERR_NOMEM;
 	snprintf(path, sizeof(path), "%s/i18n", mm_paths()->data_dir);
 	if (mm_i18n_load(&a->cat, path) != MM_OK)
 		a->cat = NULL;
@@ -800,6 +957,11 @@ close_everything(struct agg *a)
 	mm_spool_close(a->spool);
 	for (i = 0; i < MAX_GROUP; i++)
 		free(a->pend[i].rej);
+	drop_hot(a);
+	free(a->hot);
+	free(a->items);
+	free(a->decoded);
+	free(a->dupf);
 	if (a->lock_fd > 0)
 		close(a->lock_fd);
 	mm_i18n_free(a->cat);
@@ -875,8 +1037,15 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		rc = zmq_poll(&item, 1, next_timeout(a, backlog));
 		if (rc < 0 && zmq_errno() != EINTR)
 			break;
-		if (rc > 0 && (item.revents & ZMQ_POLLIN))
+		if (rc > 0 && (item.revents & ZMQ_POLLIN)) {
 			ingest(a);
+			a->last_rx = mm_agg_now_ms();
+		}
+		/* Copying the WAL into the file doubles the writes: between
+		 * bursts it costs nobody anything. */
+		mm_spool_checkpoint(a->spool, mm_agg_now_ms() - a->last_rx >= CKPT_IDLE_MS
+		                                      ? CKPT_IDLE_FRAMES
+		                                      : CKPT_BUSY_FRAMES);
 		backlog = 0;
 		for (k = 0; k < a->nsinks; k++)
 			backlog |= run_sink(a, &a->sinks[k], evs, offs);

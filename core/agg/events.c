@@ -63,6 +63,8 @@ tail_row(void *arg, const struct mm_spool_row *row)
 	struct mm_event *ev = NULL;
 
 	t->last = row->seq;
+	if (row->skip)
+		return 0; /* damaged, counted by the aggregator at start-up */
 	if (t->kind && row->kind != t->kind)
 		return 0;
 	if (t->min_sev && row->sev < t->min_sev)

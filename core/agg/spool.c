@@ -1,9 +1,12 @@
 /*
  * The durable spool of the aggregator (SQLite, WAL, synchronous=FULL).
- * Every row carries a CRC-32 of its payload, so bytes flipped on disk that
- * SQLite itself cannot notice are caught; a file SQLite reports as damaged
- * is moved aside at start-up and everything still readable is copied into
- * a fresh one. Both are counted, never fatal.
+ * One row per received batch: its events as length-prefixed records, each
+ * with a CRC-32 over its header and payload, so bytes flipped on disk that
+ * SQLite itself cannot notice are caught per event; the ids of the row in
+ * a blob of their own, from which the in-memory dedup set is rebuilt at
+ * start-up. A file SQLite reports as damaged is moved aside at start-up and
+ * everything still readable is copied into a fresh one. Both are counted,
+ * never fatal.
  *
  * Writes run in the aggregator process; `events tail` and `status` open the
  * spool read-only from the CLI.
@@ -19,50 +22,100 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "event.h"
 #include "mimamori/error.h"
 
 #define SALVAGE_MAX_GAPS 10000 /* damaged regions probed before giving up */
+#define REC_HDR 12             /* u32 len, u32 crc, u8 kind, u8 sev, u8 flags, u8 0 */
+#define REC_SKIPPED 1          /* flags: damaged, counted at start-up */
+#define ID_BYTES 16
+
+/* Dedup set: open addressing over the 16 id bytes. An entry is live while
+ * its seq is inside [low, next_seq) of the spool; entries of pruned rows
+ * or of a rolled-back transaction are dead and are dropped on rehash. */
+struct idslot {
+	uint8_t id[ID_BYTES];
+	uint64_t seq; /* 0: empty; UINT64_MAX: dead */
+};
+
+struct idset {
+	struct idslot *t;
+	size_t cap, used; /* used: non-empty slots, dead ones included */
+	uint64_t key;
+};
 
 struct mm_spool {
 	sqlite3 *db;
 	char *path;
 	struct mm_spool_opts o;
 	sqlite3_stmt *put, *read, *cur_get, *cur_set;
-	uint64_t next_seq, saved_seq;
-	uint64_t nrows, payload;
+	uint64_t next_seq, saved_seq, low;
+	uint64_t nrows, payload; /* events and their payload bytes */
 	uint64_t delivered;
 	int in_txn;
+	int wal_frames; /* pages in the WAL after the last commit */
+	struct idset ids;
+	struct mm_buf data, idbuf;
 };
 
 static const char SCHEMA[] =
-        "CREATE TABLE IF NOT EXISTS ev(seq INTEGER PRIMARY KEY, id TEXT NOT NULL,"
-        " kind INTEGER, sev INTEGER, rx INTEGER, crc INTEGER, data BLOB NOT NULL);"
-        "CREATE UNIQUE INDEX IF NOT EXISTS ev_id ON ev(id);"
+        "CREATE TABLE IF NOT EXISTS batch(seq INTEGER PRIMARY KEY, n INTEGER NOT NULL,"
+        " rx INTEGER, bytes INTEGER, ids BLOB NOT NULL, data BLOB NOT NULL);"
         "CREATE TABLE IF NOT EXISTS cursor(name TEXT PRIMARY KEY, seq INTEGER, pos INTEGER);"
         "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);";
+
+/* CRC-32 (IEEE), eight bytes at a time: it runs over every event stored
+ * and read back, so the bytewise loop showed in profiles. */
+static uint32_t crc_tab[8][256];
+
+static void
+crc_init(void)
+{
+	static int ready;
+	uint32_t i;
+	int k;
+
+	if (ready)
+		return;
+	for (i = 0; i < 256; i++) {
+		uint32_t v = i;
+		for (k = 0; k < 8; k++)
+			v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
+		crc_tab[0][i] = v;
+	}
+	for (i = 0; i < 256; i++)
+		for (k = 1; k < 8; k++)
+			crc_tab[k][i] =
+			        (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
+	ready = 1;
+}
+
+/* Continue crc (a finished CRC-32 value, 0 to start) over p. */
+static uint32_t
+crc32_more(uint32_t crc, const uint8_t *p, size_t n)
+{
+	uint32_t c = crc ^ 0xffffffffu;
+
+	crc_init();
+	while (n >= 8) {
+		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+		                   (uint32_t)p[3] << 24);
+		c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+		    crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^
+		    crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
+		p += 8;
+		n -= 8;
+	}
+	while (n-- > 0)
+		c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
 
 uint32_t
 mm_spool_crc32(const uint8_t *p, size_t n)
 {
-	static uint32_t table[256];
-	static int ready;
-	uint32_t c = 0xffffffffu;
-	size_t i;
-
-	if (!ready) {
-		for (i = 0; i < 256; i++) {
-			uint32_t v = (uint32_t)i;
-			int k;
-			for (k = 0; k < 8; k++)
-				v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
-			table[i] = v;
-		}
-		ready = 1;
-	}
-	for (i = 0; i < n; i++)
-		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
+	return crc32_more(0, p, n);
 }
 
 int64_t
@@ -72,6 +125,180 @@ mm_spool_wall_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The checksum of one record: its length, kind and severity, then the
+ * payload, so that a changed length is caught too. */
+static uint32_t
+rec_crc(const uint8_t *hdr, const uint8_t *payload, size_t len)
+{
+	uint8_t h[6] = {hdr[0], hdr[1], hdr[2], hdr[3], hdr[8], hdr[9]};
+
+	return crc32_more(mm_spool_crc32(h, sizeof(h)), payload, len);
+}
+
+static uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void
+wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+/* ---- dedup set ---- */
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* UUID text (8-4-4-4-12) to its 16 bytes. */
+static int
+id_parse(uint8_t out[ID_BYTES], const char *text)
+{
+	size_t i, k = 0;
+
+	if (text == NULL || strlen(text) != MM_EVENT_ID_LEN)
+		return MM_ERR_PARSE;
+	for (i = 0; i < MM_EVENT_ID_LEN;) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (text[i] != '-')
+				return MM_ERR_PARSE;
+			i++;
+			continue;
+		}
+		hi = hexval(text[i]);
+		lo = hexval(text[i + 1]);
+		if (hi < 0 || lo < 0 || k >= ID_BYTES)
+			return MM_ERR_PARSE;
+		out[k++] = (uint8_t)(hi << 4 | lo);
+		i += 2;
+	}
+	return k == ID_BYTES ? MM_OK : MM_ERR_PARSE;
+}
+
+static uint64_t
+id_hash(const struct idset *set, const uint8_t *id)
+{
+	uint64_t a, b, x;
+
+	memcpy(&a, id, 8);
+	memcpy(&b, id + 8, 8);
+	/* Keyed, so that ids chosen by a hostile sender cannot pile up in one
+	 * chain; splitmix64's finaliser spreads the bits. */
+	x = a ^ (b * 0x9e3779b97f4a7c15ull) ^ set->key;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static int
+live(const struct mm_spool *s, uint64_t seq)
+{
+	return seq != 0 && seq != UINT64_MAX && seq >= s->low && seq < s->next_seq;
+}
+
+static int idset_rehash(struct mm_spool *s, size_t want);
+
+/* 1 when id is live in the set; else it is added with seq (if seq != 0)
+ * and 0 returned. Negative on allocation failure. */
+static int
+idset_check_add(struct mm_spool *s, const uint8_t *id, uint64_t seq)
+{
+	struct idset *set = &s->ids;
+	struct idslot *free_slot = NULL;
+	size_t i, mask;
+
+	if (set->cap == 0 || (set->used + 1) * 10 > set->cap * 7) {
+		if (idset_rehash(s, set->used + 1) != MM_OK)
+			return MM_ERR_NOMEM;
+	}
+	mask = set->cap - 1;
+	for (i = (size_t)id_hash(set, id) & mask;; i = (i + 1) & mask) {
+		struct idslot *e = &set->t[i];
+
+		if (e->seq == 0)
+			break;
+		if (live(s, e->seq)) {
+			if (memcmp(e->id, id, ID_BYTES) == 0)
+				return 1;
+		} else if (free_slot == NULL) {
+			free_slot = e;
+		}
+	}
+	if (seq == 0)
+		return 0;
+	if (free_slot == NULL) {
+		free_slot = &set->t[i];
+		set->used++;
+	}
+	memcpy(free_slot->id, id, ID_BYTES);
+	free_slot->seq = seq;
+	return 0;
+}
+
+/* Room for about want live entries; dead ones go. */
+static int
+idset_rehash(struct mm_spool *s, size_t want)
+{
+	struct idset *set = &s->ids, old = s->ids;
+	size_t cap = 1024, i, live_n = 0;
+
+	for (i = 0; i < old.cap; i++)
+		live_n += live(s, old.t[i].seq);
+	if (want < live_n + 1)
+		want = live_n + 1;
+	while (cap < want * 2)
+		cap *= 2;
+	set->t = calloc(cap, sizeof(*set->t));
+	if (set->t == NULL) {
+		*set = old;
+		return MM_ERR_NOMEM;
+	}
+	set->cap = cap;
+	set->used = 0;
+	for (i = 0; i < old.cap; i++) {
+		const struct idslot *e = &old.t[i];
+		size_t k;
+
+		if (!live(s, e->seq))
+			continue;
+		for (k = (size_t)id_hash(set, e->id) & (cap - 1); set->t[k].seq != 0;
+		     k = (k + 1) & (cap - 1))
+			;
+		set->t[k] = *e;
+		set->used++;
+	}
+	free(old.t);
+	return MM_OK;
+}
+
+/* After a rollback the sequence numbers from next_seq on are handed out
+ * again: entries of the undone transaction must not claim them. */
+static void
+idset_forget_from(struct mm_spool *s, uint64_t from)
+{
+	size_t i;
+
+	for (i = 0; i < s->ids.cap; i++)
+		if (s->ids.t[i].seq >= from && s->ids.t[i].seq != UINT64_MAX)
+			s->ids.t[i].seq = UINT64_MAX;
 }
 
 static int
@@ -109,6 +336,17 @@ open_db(sqlite3 **out, const char *path, int readonly)
 	}
 	sqlite3_busy_timeout(*out, 5000);
 	return MM_OK;
+}
+
+static int
+wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct mm_spool *s = arg;
+
+	(void)db;
+	(void)name;
+	s->wal_frames = frames;
+	return SQLITE_OK;
 }
 
 static int
@@ -163,16 +401,16 @@ static void
 salvage_rows(sqlite3 *old, sqlite3 *db, struct mm_spool_recovery *rec, uint64_t *maxseq)
 {
 	sqlite3_stmt *sel = NULL, *probe = NULL, *ins = NULL;
-	uint64_t last = 0;
+	uint64_t last = 0, last_end = 0;
 	int gaps = 0, n = 0;
 
 	if (sqlite3_prepare_v2(old,
-	                       "SELECT seq, id, kind, sev, rx, crc, data FROM ev WHERE seq > ?"
+	                       "SELECT seq, n, rx, bytes, ids, data FROM batch WHERE seq > ?"
 	                       " ORDER BY seq",
 	                       -1, &sel, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(old, "SELECT seq FROM ev WHERE seq > ? ORDER BY seq LIMIT 1", -1,
+	    sqlite3_prepare_v2(old, "SELECT seq FROM batch WHERE seq > ? ORDER BY seq LIMIT 1", -1,
 	                       &probe, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO ev VALUES(?,?,?,?,?,?,?)", -1, &ins,
+	    sqlite3_prepare_v2(db, "INSERT OR IGNORE INTO batch VALUES(?,?,?,?,?,?)", -1, &ins,
 	                       NULL) != SQLITE_OK) {
 		rec->unreadable_ranges++;
 		goto out;
@@ -186,32 +424,30 @@ salvage_rows(sqlite3 *old, sqlite3 *db, struct mm_spool_recovery *rec, uint64_t 
 		sqlite3_bind_int64(sel, 1, (sqlite3_int64)last);
 		while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 			uint64_t seq = (uint64_t)sqlite3_column_int64(sel, 0);
-			const void *data = sqlite3_column_blob(sel, 6);
-			int len = sqlite3_column_bytes(sel, 6);
-			const unsigned char *id = sqlite3_column_text(sel, 1);
+			int64_t cnt = sqlite3_column_int64(sel, 1);
 			int c;
 
 			last = seq;
-			if (data == NULL || id == NULL ||
-			    strlen((const char *)id) != MM_EVENT_ID_LEN ||
-			    mm_spool_crc32(data, (size_t)len) !=
-			            (uint32_t)sqlite3_column_int64(sel, 5)) {
+			if (cnt < 1 || cnt > MM_SPOOL_MAX_ROW_EVENTS) {
 				rec->corrupt_records++;
+				last_end = seq;
 				continue;
 			}
+			last_end = seq + (uint64_t)cnt - 1;
+			/* The records themselves are checked by verify_rows. */
 			sqlite3_reset(ins);
-			for (c = 0; c < 7; c++)
+			for (c = 0; c < 6; c++)
 				sqlite3_bind_value(ins, c + 1, sqlite3_column_value(sel, c));
 			sqlite3_step(ins);
-			if (++n % 10000 == 0) {
+			if (++n % 200 == 0) {
 				exec(db, "COMMIT");
 				exec(db, "BEGIN");
 			}
 		}
 		if (rc == SQLITE_DONE)
 			break;
-		/* A damaged page: find the next sequence number we can reach,
-		 * looking further ahead each time. */
+		/* A damaged page: find the next row we can reach, looking
+		 * further ahead each time. */
 		gaps++;
 		rec->unreadable_ranges++;
 		for (step = 1; step < (1ull << 40); step *= 2) {
@@ -227,13 +463,16 @@ salvage_rows(sqlite3 *old, sqlite3 *db, struct mm_spool_recovery *rec, uint64_t 
 		}
 		if (next == 0)
 			break;
-		rec->unreadable_events += next - last - 1;
+		if (last_end < last)
+			last_end = last;
+		rec->unreadable_events += next > last_end + 1 ? next - last_end - 1 : 0;
 		last = next - 1;
+		last_end = last;
 	}
 	exec(db, "COMMIT");
 out:
-	if (last > *maxseq)
-		*maxseq = last;
+	if (last_end > *maxseq)
+		*maxseq = last_end;
 	sqlite3_finalize(sel);
 	sqlite3_finalize(probe);
 	sqlite3_finalize(ins);
@@ -318,34 +557,132 @@ salvage(struct mm_spool *s, struct mm_spool_recovery *rec)
 	return MM_OK;
 }
 
-/* Drop rows whose checksum does not match: bytes changed on disk. */
+/*
+ * Check every record of one row. Returns the number of records found
+ * damaged now; *fixed is set to a copy of the data with them flagged (or
+ * cut at a record whose header no longer makes sense) when there were any.
+ */
+static uint64_t
+check_row(const uint8_t *data, size_t len, int64_t n, struct mm_buf *fixed)
+{
+	size_t off = 0;
+	int64_t i;
+	uint64_t bad = 0;
+
+	mm_buf_reset(fixed);
+	for (i = 0; i < n; i++) {
+		uint32_t rl;
+
+		if (len - off < REC_HDR || (rl = rd32(data + off)) > len - off - REC_HDR) {
+			/* Whatever follows cannot be framed: cut it. */
+			bad += (uint64_t)(n - i);
+			break;
+		}
+		if (mm_buf_append(fixed, data + off, REC_HDR + rl) != MM_OK)
+			return 0;
+		if (!(data[off + 10] & REC_SKIPPED) &&
+		    rec_crc(data + off, data + off + REC_HDR, rl) != rd32(data + off + 4)) {
+			fixed->data[fixed->len - REC_HDR - rl + 10] |= REC_SKIPPED;
+			bad++;
+		}
+		off += REC_HDR + rl;
+	}
+	return bad;
+}
+
+/* Flag records whose checksum does not match (bytes changed on disk) and
+ * drop rows that cannot be read at all. Counted once, here. */
 static void
 verify_rows(struct mm_spool *s, struct mm_spool_recovery *rec)
 {
-	sqlite3_stmt *st = NULL, *del = NULL;
+	sqlite3_stmt *st = NULL, *upd = NULL, *del = NULL;
+	struct mm_buf fixed = MM_BUF_INIT;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, id, crc, data FROM ev", -1, &st, NULL) !=
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, n, ids, data FROM batch", -1, &st, NULL) !=
 	            SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, "DELETE FROM ev WHERE seq = ?", -1, &del, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(s->db, "UPDATE batch SET data = ? WHERE seq = ?", -1, &upd, NULL) !=
+	            SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "DELETE FROM batch WHERE seq = ?", -1, &del, NULL) !=
+	            SQLITE_OK)
 		goto out;
 	exec(s->db, "BEGIN");
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		const void *data = sqlite3_column_blob(st, 3);
-		int len = sqlite3_column_bytes(st, 3);
-		const unsigned char *id = sqlite3_column_text(st, 1);
+		int64_t n = sqlite3_column_int64(st, 1);
+		const uint8_t *data = sqlite3_column_blob(st, 3);
+		size_t len = (size_t)sqlite3_column_bytes(st, 3);
+		uint64_t bad;
 
-		if (data != NULL && id != NULL && strlen((const char *)id) == MM_EVENT_ID_LEN &&
-		    mm_spool_crc32(data, (size_t)len) == (uint32_t)sqlite3_column_int64(st, 2))
+		if (n < 1 || n > MM_SPOOL_MAX_ROW_EVENTS ||
+		    (size_t)sqlite3_column_bytes(st, 2) != (size_t)n * ID_BYTES || data == NULL) {
+			rec->corrupt_records +=
+			        n >= 1 && n <= MM_SPOOL_MAX_ROW_EVENTS ? (uint64_t)n : 1;
+			sqlite3_reset(del);
+			sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
+			sqlite3_step(del);
 			continue;
-		rec->corrupt_records++;
-		sqlite3_reset(del);
-		sqlite3_bind_int64(del, 1, sqlite3_column_int64(st, 0));
-		sqlite3_step(del);
+		}
+		bad = check_row(data, len, n, &fixed);
+		if (bad == 0)
+			continue;
+		rec->corrupt_records += bad;
+		sqlite3_reset(upd);
+		sqlite3_bind_blob(upd, 1, fixed.data ? (const void *)fixed.data : "",
+		                  (int)fixed.len, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(upd, 2, sqlite3_column_int64(st, 0));
+		sqlite3_step(upd);
 	}
 	exec(s->db, "COMMIT");
 out:
+	mm_buf_free(&fixed);
 	sqlite3_finalize(st);
+	sqlite3_finalize(upd);
 	sqlite3_finalize(del);
+}
+
+/* A spool written by the first version (one row per event, table ev) is
+ * carried over, one event per row. */
+static void
+migrate_v1(struct mm_spool *s)
+{
+	sqlite3_stmt *st = NULL, *ins = NULL;
+	uint8_t hdr[REC_HDR], id[ID_BYTES];
+
+	if (query_int(s->db, "SELECT count(*) FROM sqlite_master WHERE name='ev'", 0, 0) == 0)
+		return;
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, id, kind, sev, rx, data FROM ev", -1, &st,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO batch VALUES(?,1,?,?,?,?)", -1, &ins,
+	                       NULL) != SQLITE_OK)
+		goto out;
+	exec(s->db, "BEGIN");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const uint8_t *data = sqlite3_column_blob(st, 5);
+		size_t len = (size_t)sqlite3_column_bytes(st, 5);
+
+		if (data == NULL || id_parse(id, (const char *)sqlite3_column_text(st, 1)) != MM_OK)
+			continue;
+		mm_buf_reset(&s->data);
+		wr32(hdr, (uint32_t)len);
+		hdr[8] = (uint8_t)sqlite3_column_int(st, 2);
+		hdr[9] = (uint8_t)sqlite3_column_int(st, 3);
+		hdr[10] = hdr[11] = 0;
+		wr32(hdr + 4, rec_crc(hdr, data, len));
+		if (mm_buf_append(&s->data, hdr, REC_HDR) != MM_OK ||
+		    mm_buf_append(&s->data, data, len) != MM_OK)
+			break;
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(st, 0));
+		sqlite3_bind_int64(ins, 2, sqlite3_column_int64(st, 4));
+		sqlite3_bind_int64(ins, 3, (sqlite3_int64)len);
+		sqlite3_bind_blob(ins, 4, id, ID_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 5, s->data.data, (int)s->data.len, SQLITE_STATIC);
+		sqlite3_step(ins);
+	}
+	exec(s->db, "DROP TABLE ev");
+	exec(s->db, "COMMIT");
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(ins);
 }
 
 static int
@@ -372,9 +709,11 @@ mkdirs(const char *dir)
 static int
 prepare_all(struct mm_spool *s)
 {
+	/* The row holding after + 1, and the ones after it. */
 	if (sqlite3_prepare_v2(s->db,
-	                       "SELECT seq, rx, kind, sev, crc, data FROM ev WHERE seq > ?"
-	                       " ORDER BY seq LIMIT ?",
+	                       "SELECT seq, n, rx, data FROM batch WHERE seq >= "
+	                       "(SELECT coalesce(max(seq), 0) FROM batch WHERE seq <= ?1 + 1)"
+	                       " ORDER BY seq LIMIT ?2",
 	                       -1, &s->read, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	if (sqlite3_prepare_v2(s->db, "SELECT seq, pos FROM cursor WHERE name = ?", -1, &s->cur_get,
@@ -382,13 +721,60 @@ prepare_all(struct mm_spool *s)
 		return MM_ERR_IO;
 	if (s->o.readonly)
 		return MM_OK;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO ev VALUES(?,?,?,?,?,?,?)", -1, &s->put,
-	                       NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "INSERT INTO batch VALUES(?,?,?,?,?,?)", -1, &s->put, NULL) !=
+	    SQLITE_OK)
 		return MM_ERR_IO;
 	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO cursor VALUES(?,?,?)", -1,
 	                       &s->cur_set, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	return MM_OK;
+}
+
+static void
+load_counts(struct mm_spool *s)
+{
+	s->nrows = (uint64_t)query_int(s->db, "SELECT coalesce(sum(n), 0) FROM batch", 0, 0);
+	s->payload = (uint64_t)query_int(s->db, "SELECT coalesce(sum(bytes), 0) FROM batch", 0, 0);
+}
+
+static uint64_t
+max_seq(struct mm_spool *s)
+{
+	return (uint64_t)query_int(s->db, "SELECT coalesce(max(seq + n - 1), 0) FROM batch", 0, 0);
+}
+
+static void
+update_low(struct mm_spool *s)
+{
+	int64_t v = query_int(s->db, "SELECT min(seq) FROM batch", 0, 0);
+
+	s->low = v > 0 ? (uint64_t)v : s->next_seq;
+}
+
+/* Every stored id into the dedup set. */
+static int
+load_ids(struct mm_spool *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = MM_OK;
+
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, n, ids FROM batch", -1, &st, NULL) != SQLITE_OK)
+		return MM_ERR_IO;
+	while (rc == MM_OK && sqlite3_step(st) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		int64_t n = sqlite3_column_int64(st, 1), i;
+		const uint8_t *ids = sqlite3_column_blob(st, 2);
+
+		if (ids == NULL || sqlite3_column_bytes(st, 2) != n * ID_BYTES)
+			continue;
+		for (i = 0; i < n; i++)
+			if (idset_check_add(s, ids + i * ID_BYTES, seq + (uint64_t)i) < 0) {
+				rc = MM_ERR_NOMEM;
+				break;
+			}
+	}
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int
@@ -397,7 +783,7 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 {
 	struct mm_spool *s;
 	struct mm_spool_recovery dummy;
-	int64_t v;
+	uint64_t v;
 	int rc = MM_ERR_NOMEM;
 
 	*out = NULL;
@@ -408,6 +794,7 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 	if (s == NULL)
 		return MM_ERR_NOMEM;
 	s->o = *opts;
+	s->ids.key = (uint64_t)mm_spool_wall_ms() * 0x2545f4914f6cdd1dull ^ (uint64_t)getpid();
 	if (asprintf(&s->path, "%s/spool.db", opts->dir) < 0) {
 		s->path = NULL;
 		goto out;
@@ -424,24 +811,33 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 			rc = MM_ERR_PARSE;
 		if (rc != MM_OK && (rc = salvage(s, rec)) != MM_OK)
 			goto out;
+		migrate_v1(s);
 		verify_rows(s, rec);
 	}
 	if ((rc = prepare_all(s)) != MM_OK)
 		goto out;
-	v = query_int(s->db, "SELECT max(seq) FROM ev", 0, 0);
-	s->next_seq = (uint64_t)v;
-	v = query_int(s->db, "SELECT v FROM meta WHERE k='seq'", 0, 0);
-	if ((uint64_t)v > s->next_seq)
-		s->next_seq = (uint64_t)v;
-	v = query_int(s->db, "SELECT max(seq) FROM cursor", 0, 0);
-	if ((uint64_t)v > s->next_seq)
-		s->next_seq = (uint64_t)v;
+	if (!opts->readonly) {
+		/* Checkpoints copy the WAL into the database file: the aggregator
+		 * runs them between bursts (mm_spool_checkpoint), not inside
+		 * the commit that an ack waits for. */
+		exec(s->db, "PRAGMA wal_autocheckpoint=0");
+		sqlite3_wal_hook(s->db, wal_hook, s);
+	}
+	s->next_seq = max_seq(s);
+	v = (uint64_t)query_int(s->db, "SELECT v FROM meta WHERE k='seq'", 0, 0);
+	if (v > s->next_seq)
+		s->next_seq = v;
+	v = (uint64_t)query_int(s->db, "SELECT max(seq) FROM cursor", 0, 0);
+	if (v > s->next_seq)
+		s->next_seq = v;
 	if (s->saved_seq > s->next_seq)
 		s->next_seq = s->saved_seq;
 	s->saved_seq = 0;
 	s->next_seq++;
-	s->nrows = (uint64_t)query_int(s->db, "SELECT count(*) FROM ev", 0, 0);
-	s->payload = (uint64_t)query_int(s->db, "SELECT sum(length(data)) FROM ev", 0, 0);
+	load_counts(s);
+	update_low(s);
+	if (!opts->readonly && (rc = load_ids(s)) != MM_OK)
+		goto out;
 	*out = s;
 	return MM_OK;
 out:
@@ -461,6 +857,9 @@ mm_spool_close(struct mm_spool *s)
 	sqlite3_finalize(s->cur_get);
 	sqlite3_finalize(s->cur_set);
 	sqlite3_close(s->db);
+	free(s->ids.t);
+	mm_buf_free(&s->data);
+	mm_buf_free(&s->idbuf);
 	free(s->path);
 	free(s);
 }
@@ -507,12 +906,13 @@ mm_spool_rollback(struct mm_spool *s)
 	exec(s->db, "ROLLBACK");
 	s->in_txn = 0;
 	/* Counts may have moved inside the failed transaction. */
-	s->nrows = (uint64_t)query_int(s->db, "SELECT count(*) FROM ev", 0, 0);
-	s->payload = (uint64_t)query_int(s->db, "SELECT sum(length(data)) FROM ev", 0, 0);
-	s->next_seq = (uint64_t)query_int(s->db, "SELECT max(seq) FROM ev", 0, 0);
+	load_counts(s);
+	s->next_seq = max_seq(s);
 	if (s->saved_seq > s->next_seq)
 		s->next_seq = s->saved_seq;
 	s->next_seq++;
+	idset_forget_from(s, s->next_seq);
+	update_low(s);
 }
 
 static uint64_t
@@ -521,7 +921,8 @@ used(const struct mm_spool *s)
 	return s->payload + s->nrows * MM_SPOOL_ROW_OVERHEAD;
 }
 
-/* Delete every row with seq <= upto, keeping the counts right. */
+/* Delete every row that ends at or before upto, keeping the counts right.
+ * *rows gets the events deleted. */
 static int
 delete_upto(struct mm_spool *s, uint64_t upto, uint64_t *rows)
 {
@@ -530,9 +931,10 @@ delete_upto(struct mm_spool *s, uint64_t upto, uint64_t *rows)
 	int rc = MM_ERR_IO;
 
 	*rows = 0;
-	if (sqlite3_prepare_v2(
-	            s->db, "SELECT count(*), coalesce(sum(length(data)),0) FROM ev WHERE seq <= ?",
-	            -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db,
+	                       "SELECT coalesce(sum(n),0), coalesce(sum(bytes),0) FROM batch"
+	                       " WHERE seq <= ?1 AND seq + n - 1 <= ?1",
+	                       -1, &st, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -543,7 +945,8 @@ delete_upto(struct mm_spool *s, uint64_t upto, uint64_t *rows)
 	st = NULL;
 	if (n == 0)
 		return MM_OK;
-	if (sqlite3_prepare_v2(s->db, "DELETE FROM ev WHERE seq <= ?", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "DELETE FROM batch WHERE seq <= ?1 AND seq + n - 1 <= ?1", -1,
+	                       &st, NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)upto);
 	if (sqlite3_step(st) == SQLITE_DONE) {
@@ -553,6 +956,7 @@ delete_upto(struct mm_spool *s, uint64_t upto, uint64_t *rows)
 		rc = MM_OK;
 	}
 	sqlite3_finalize(st);
+	update_low(s);
 	return rc;
 }
 
@@ -577,12 +981,13 @@ mm_spool_make_room(struct mm_spool *s, size_t bytes, uint64_t *dropped)
 	if (s->o.policy != MM_SPOOL_DROP_OLDEST)
 		return MM_ERR_FULL;
 	need = used(s) + bytes - s->o.max_bytes;
-	if (sqlite3_prepare_v2(s->db, "SELECT seq, length(data) FROM ev ORDER BY seq", -1, &st,
+	if (sqlite3_prepare_v2(s->db, "SELECT seq, n, bytes FROM batch ORDER BY seq", -1, &st,
 	                       NULL) != SQLITE_OK)
 		return MM_ERR_IO;
 	while (freed < need && sqlite3_step(st) == SQLITE_ROW) {
-		last = (uint64_t)sqlite3_column_int64(st, 0);
-		freed += (uint64_t)sqlite3_column_int64(st, 1) + MM_SPOOL_ROW_OVERHEAD;
+		uint64_t n = (uint64_t)sqlite3_column_int64(st, 1);
+		last = (uint64_t)sqlite3_column_int64(st, 0) + n - 1;
+		freed += (uint64_t)sqlite3_column_int64(st, 2) + n * MM_SPOOL_ROW_OVERHEAD;
 	}
 	sqlite3_finalize(st);
 	if (last == 0)
@@ -594,32 +999,93 @@ mm_spool_make_room(struct mm_spool *s, size_t bytes, uint64_t *dropped)
 }
 
 int
+mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t n, uint8_t *dup,
+                   uint64_t *first_seq, size_t *stored)
+{
+	sqlite3_stmt *st = s->put;
+	uint64_t seq = s->next_seq, bytes = 0;
+	uint8_t id[ID_BYTES], hdr[REC_HDR];
+	size_t i, k = 0;
+	int rc;
+
+	*first_seq = seq;
+	*stored = 0;
+	if (!s->in_txn || st == NULL)
+		return MM_ERR_STATE;
+	if (n > MM_SPOOL_MAX_ROW_EVENTS)
+		return MM_ERR_TOOBIG;
+	mm_buf_reset(&s->data);
+	mm_buf_reset(&s->idbuf);
+	for (i = 0; i < n; i++) {
+		const struct mm_spool_item *it = &items[i];
+
+		if (dup)
+			dup[i] = 0;
+		if (id_parse(id, it->id) != MM_OK || it->len > UINT32_MAX - REC_HDR)
+			return MM_ERR_PARSE;
+		/* next_seq moves with each stored event so that the ids added
+		 * here count as live for the rest of the batch. */
+		rc = idset_check_add(s, id, seq + k);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			if (dup)
+				dup[i] = 1;
+			continue;
+		}
+		s->next_seq = seq + k + 1;
+		wr32(hdr, (uint32_t)it->len);
+		hdr[8] = (uint8_t)it->kind;
+		hdr[9] = (uint8_t)it->sev;
+		hdr[10] = hdr[11] = 0;
+		wr32(hdr + 4, rec_crc(hdr, it->data, it->len));
+		if (mm_buf_append(&s->data, hdr, REC_HDR) != MM_OK ||
+		    mm_buf_append(&s->data, it->data, it->len) != MM_OK ||
+		    mm_buf_append(&s->idbuf, id, ID_BYTES) != MM_OK) {
+			rc = MM_ERR_NOMEM;
+			goto fail;
+		}
+		bytes += it->len;
+		k++;
+	}
+	if (k == 0)
+		return MM_OK;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)k);
+	sqlite3_bind_int64(st, 3, mm_spool_wall_ms());
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes);
+	sqlite3_bind_blob(st, 5, s->idbuf.data, (int)s->idbuf.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, s->data.data, (int)s->data.len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		sqlite3_reset(st);
+		rc = MM_ERR_IO;
+		goto fail;
+	}
+	sqlite3_reset(st);
+	s->nrows += k;
+	s->payload += bytes;
+	*stored = k;
+	return MM_OK;
+fail:
+	/* The caller rolls back; until then these ids must not count. */
+	s->next_seq = seq;
+	idset_forget_from(s, seq);
+	return rc;
+}
+
+int
 mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data, size_t len,
              int *dup)
 {
-	sqlite3_stmt *st = s->put;
+	struct mm_spool_item it = {id, kind, sev, data, len};
+	uint64_t first;
+	size_t stored;
+	uint8_t d = 0;
+	int rc = mm_spool_put_batch(s, &it, 1, &d, &first, &stored);
 
-	*dup = 0;
-	if (!s->in_txn || st == NULL)
-		return MM_ERR_STATE;
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)s->next_seq);
-	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, kind);
-	sqlite3_bind_int(st, 4, sev);
-	sqlite3_bind_int64(st, 5, mm_spool_wall_ms());
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)mm_spool_crc32(data, len));
-	sqlite3_bind_blob(st, 7, data, (int)len, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		return MM_ERR_IO;
-	if (sqlite3_changes(s->db) == 0) {
-		*dup = 1;
-		return MM_OK;
-	}
-	s->next_seq++;
-	s->nrows++;
-	s->payload += len;
-	return MM_OK;
+	*dup = d;
+	return rc;
 }
 
 int
@@ -627,32 +1093,61 @@ mm_spool_read(struct mm_spool *s, uint64_t after, size_t max,
               int (*fn)(void *arg, const struct mm_spool_row *row), void *arg)
 {
 	sqlite3_stmt *st = s->read;
-	int n = 0, rc;
+	size_t n = 0;
+	int rc = SQLITE_DONE, stop = 0;
 
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)after);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct mm_spool_row r;
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)(max + 1));
+	while (!stop && n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		int64_t cnt = sqlite3_column_int64(st, 1), i;
+		int64_t rx = sqlite3_column_int64(st, 2);
+		const uint8_t *data = sqlite3_column_blob(st, 3);
+		size_t len = (size_t)sqlite3_column_bytes(st, 3), off = 0;
 
-		r.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		r.rx_ms = sqlite3_column_int64(st, 1);
-		r.kind = sqlite3_column_int(st, 2);
-		r.sev = sqlite3_column_int(st, 3);
-		r.data = sqlite3_column_blob(st, 5);
-		r.len = (size_t)sqlite3_column_bytes(st, 5);
-		r.corrupt = r.data == NULL ||
-		            mm_spool_crc32(r.data, r.len) != (uint32_t)sqlite3_column_int64(st, 4);
-		n++;
-		if (fn(arg, &r) != 0)
-			break;
+		if (cnt > MM_SPOOL_MAX_ROW_EVENTS)
+			cnt = MM_SPOOL_MAX_ROW_EVENTS;
+		for (i = 0; i < cnt && n < max; i++) {
+			struct mm_spool_row r;
+			uint32_t rl = 0;
+			int framed = data != NULL && len - off >= REC_HDR &&
+			             (rl = rd32(data + off)) <= len - off - REC_HDR;
+
+			memset(&r, 0, sizeof(r));
+			r.seq = seq + (uint64_t)i;
+			r.rx_ms = rx;
+			if (framed) {
+				const uint8_t *h = data + off;
+				r.kind = h[8];
+				r.sev = h[9];
+				r.data = h + REC_HDR;
+				r.len = rl;
+				r.skip = (h[10] & REC_SKIPPED) != 0;
+				r.corrupt = !r.skip && rec_crc(h, r.data, rl) != rd32(h + 4);
+				off += REC_HDR + rl;
+			} else {
+				/* Cut at start-up (counted then) when the data ends
+				 * at a record boundary; damaged since otherwise. */
+				r.skip = data != NULL && off == len;
+				r.corrupt = !r.skip;
+				off = len;
+			}
+			if (r.seq <= after)
+				continue;
+			n++;
+			if (fn(arg, &r) != 0) {
+				stop = 1;
+				break;
+			}
+		}
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (!stop && n < max && rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		sqlite3_reset(st);
 		return MM_ERR_IO;
 	}
 	sqlite3_reset(st);
-	return n;
+	return (int)n;
 }
 
 int
@@ -678,6 +1173,7 @@ int
 mm_spool_cursor_set(struct mm_spool *s, const char *sink, uint64_t seq, int64_t pos)
 {
 	sqlite3_stmt *st = s->cur_set;
+	int rc;
 
 	if (st == NULL)
 		return MM_ERR_STATE;
@@ -685,7 +1181,9 @@ mm_spool_cursor_set(struct mm_spool *s, const char *sink, uint64_t seq, int64_t 
 	sqlite3_bind_text(st, 1, sink, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)seq);
 	sqlite3_bind_int64(st, 3, pos);
-	return sqlite3_step(st) == SQLITE_DONE ? MM_OK : MM_ERR_IO;
+	rc = sqlite3_step(st) == SQLITE_DONE ? MM_OK : MM_ERR_IO;
+	sqlite3_reset(st);
+	return rc;
 }
 
 void
@@ -705,12 +1203,12 @@ mm_spool_prune(struct mm_spool *s, uint64_t upto)
 	if (upto == 0)
 		return 0;
 	/* rx grows with seq, so the first row still inside the dedup window
-	 * bounds what may go; the scan stops there. */
-	recent = query_int(s->db, "SELECT seq FROM ev WHERE rx >= ? ORDER BY seq LIMIT 1", cutoff,
-	                   0);
+	 * bounds what may go. */
+	recent = query_int(s->db, "SELECT seq FROM batch WHERE rx >= ? ORDER BY seq LIMIT 1",
+	                   cutoff, 0);
 	if (recent > 0 && (uint64_t)recent - 1 < upto)
 		upto = (uint64_t)recent - 1;
-	if (upto == 0)
+	if (upto == 0 || upto < s->low)
 		return 0;
 	if ((rc = mm_spool_begin(s)) != MM_OK)
 		return rc;
@@ -728,18 +1226,37 @@ mm_spool_stats(struct mm_spool *s, struct mm_spool_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (s->o.readonly) {
-		s->nrows = (uint64_t)query_int(s->db, "SELECT count(*) FROM ev", 0, 0);
-		s->payload = (uint64_t)query_int(s->db, "SELECT sum(length(data)) FROM ev", 0, 0);
+		load_counts(s);
+		s->next_seq = max_seq(s) + 1;
 	}
 	out->events = s->nrows;
 	out->bytes = used(s);
 	out->max_bytes = s->o.max_bytes;
 	out->last_seq = s->next_seq - 1;
-	out->undelivered = (uint64_t)query_int(s->db, "SELECT count(*) FROM ev WHERE seq > ?",
-	                                       (int64_t)s->delivered, 0);
+	out->undelivered = (uint64_t)query_int(
+	        s->db,
+	        "SELECT coalesce(sum(CASE WHEN seq > ?1 THEN n ELSE seq + n - 1 - ?1 END), 0)"
+	        " FROM batch WHERE seq + n - 1 > ?1",
+	        (int64_t)s->delivered, 0);
 	out->oldest_undelivered_rx_ms =
-	        query_int(s->db, "SELECT rx FROM ev WHERE seq > ? ORDER BY seq LIMIT 1",
+	        query_int(s->db, "SELECT rx FROM batch WHERE seq + n - 1 > ? ORDER BY seq LIMIT 1",
 	                  (int64_t)s->delivered, 0);
+	return MM_OK;
+}
+
+int
+mm_spool_checkpoint(struct mm_spool *s, int min_frames)
+{
+	int log = 0, done = 0;
+
+	if (s->o.readonly || s->in_txn || s->wal_frames < min_frames || s->wal_frames == 0)
+		return MM_OK;
+	/* PASSIVE never waits for readers (events tail); what it could not
+	 * copy stays in the WAL for the next round. */
+	if (sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) !=
+	    SQLITE_OK)
+		return MM_ERR_IO;
+	s->wal_frames = log > done ? log - done : 0;
 	return MM_OK;
 }
 

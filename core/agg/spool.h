@@ -1,8 +1,10 @@
 /*
  * The aggregator's durable spool: an SQLite database in WAL mode with
- * synchronous=FULL, one row per event keyed by an ever-increasing sequence
- * number, deduplicated by event id, with one cursor per sink. See
- * docs/aggregator.md for why SQLite and why FULL.
+ * synchronous=FULL, one row per received batch holding its events, each
+ * event numbered by an ever-increasing sequence number (a row covers the
+ * contiguous range seq .. seq + n - 1), deduplicated by event id through
+ * an in-memory set rebuilt from the rows at start-up, with one cursor per
+ * sink. See docs/aggregator.md for why SQLite, why FULL and why batches.
  *
  * Writes run in the aggregator; `events tail` and `status` open it read-only.
  */
@@ -14,8 +16,11 @@
 
 enum mm_spool_policy { MM_SPOOL_REFUSE = 0, MM_SPOOL_DROP_OLDEST = 1 };
 
-/* Bytes one row costs beyond its payload (id, index entry, row header). */
+/* Bytes one event is counted for beyond its payload (id, record header,
+ * dedup set entry), for the size bound. */
 #define MM_SPOOL_ROW_OVERHEAD 96
+/* Most events in one row (one wire batch). */
+#define MM_SPOOL_MAX_ROW_EVENTS 4096
 
 struct mm_spool_opts {
 	const char *dir;         /* created if missing; spool.db lives in it */
@@ -41,6 +46,15 @@ struct mm_spool_row {
 	const uint8_t *data; /* valid until the next read call */
 	size_t len;
 	int corrupt; /* checksum mismatch: skip and count */
+	int skip;    /* found damaged and counted at start-up: skip silently */
+};
+
+/* One event for mm_spool_put_batch. */
+struct mm_spool_item {
+	const char *id; /* MM_EVENT_ID_LEN characters, UUID text */
+	int kind, sev;
+	const uint8_t *data;
+	size_t len;
 };
 
 struct mm_spool;
@@ -61,6 +75,13 @@ int mm_spool_make_room(struct mm_spool *s, size_t bytes, uint64_t *dropped);
 /* Inside a transaction: store one event. *dup = 1 when the id was there. */
 int mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data,
                  size_t len, int *dup);
+/* Inside a transaction: store the events of one batch (at most
+ * MM_SPOOL_MAX_ROW_EVENTS) as one row, leaving out ids already stored or
+ * repeated in the batch. dup (may be NULL) gets 1 per left-out item; the
+ * stored ones get the sequence numbers *first_seq .. *first_seq +
+ * *stored - 1 in item order. MM_ERR_PARSE if an id is not a UUID. */
+int mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t n,
+                       uint8_t *dup, uint64_t *first_seq, size_t *stored);
 
 /* Call fn for up to max rows with seq > after, in order. fn returning
  * non-zero stops early. Returns rows visited or an error. */
@@ -84,6 +105,10 @@ struct mm_spool_stats {
 };
 int mm_spool_stats(struct mm_spool *s, struct mm_spool_stats *out);
 uint64_t mm_spool_last_seq(const struct mm_spool *s);
+
+/* Copy the WAL into the database file when it holds at least min_frames
+ * pages (outside a transaction; never waits for readers). */
+int mm_spool_checkpoint(struct mm_spool *s, int min_frames);
 
 /* Wall-clock milliseconds. */
 int64_t mm_spool_wall_ms(void);

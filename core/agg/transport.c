@@ -46,6 +46,8 @@ struct mm_transport {
 	char *module;
 	size_t cap, batch_max;
 	int policy, batch_ms, ack_timeout_ms;
+	int (*wait_hook)(void *user);
+	void *wait_user;
 	struct ent *ring;
 	size_t head, count;
 	uint64_t head_seq, next_unsent;
@@ -367,6 +369,10 @@ mm_transport_send(struct mm_transport *t, const uint8_t *event, size_t len)
 		mm_transport_pump(t);
 		if (t->count < t->cap)
 			break;
+		/* The owner keeps its heartbeat going while it waits, and may
+		 * give up (it was told to stop). */
+		if (t->wait_hook && t->wait_hook(t->wait_user) != 0)
+			return MM_ERR_AGAIN;
 		if (wait_once(t, 100) < 0)
 			return MM_ERR_AGAIN;
 	}
@@ -438,10 +444,18 @@ mm_transport_get_counters(const struct mm_transport *t, struct mm_transport_coun
 				inflight++;
 	}
 	out->in_flight = inflight;
+	out->settled = t->head_seq;
 	out->buffered = 0;
 	for (i = 0; i < t->count; i++)
 		if (!t->ring[(t->head + i) % t->cap].acked)
 			out->buffered++;
+}
+
+void
+mm_transport_set_wait_hook(struct mm_transport *t, int (*hook)(void *user), void *user)
+{
+	t->wait_hook = hook;
+	t->wait_user = user;
 }
 
 uint64_t

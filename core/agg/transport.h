@@ -46,6 +46,7 @@ struct mm_transport_counters {
 	uint64_t rejected;     /* events the aggregator said were malformed */
 	uint64_t in_flight;    /* now: events sent and not yet acked */
 	uint64_t buffered;     /* now: events held (in_flight included) */
+	uint64_t settled;      /* now: mm_transport_settled_prefix() */
 };
 /* At every moment: queued == acked + dropped_full + rejected + buffered. */
 
@@ -60,6 +61,12 @@ int mm_transport_open(struct mm_transport **out, const struct mm_transport_opts 
  * the oldest event; block pumps until an ack makes room and returns
  * MM_ERR_AGAIN if a signal interrupted the wait (the event is not queued). */
 int mm_transport_send(struct mm_transport *t, const uint8_t *event, size_t len);
+
+/* Called about every 100 ms while mm_transport_send blocks on a full
+ * buffer: the worker sends its heartbeats from it, so that waiting for the
+ * aggregator by policy is not mistaken for a hang. A non-zero return ends
+ * the wait with MM_ERR_AGAIN. */
+void mm_transport_set_wait_hook(struct mm_transport *t, int (*hook)(void *user), void *user);
 
 /* ZMQ_FD of the socket: poll it for POLLIN, then call mm_transport_pump. */
 int mm_transport_fd(const struct mm_transport *t);

@@ -428,6 +428,56 @@ START_TEST(sigterm_hands_pending_events_to_the_aggregator)
 }
 END_TEST
 
+START_TEST(blocked_queue_is_not_a_hang)
+{
+	char confdir[4200], buf[8192], status_file[4200], *st, *p, *err;
+	long apid;
+	pid_t pid;
+	int dups, total;
+
+	/* counter_a fills a 50-event queue while the aggregator is frozen: the
+	 * worker blocks (queue_policy block) but keeps its heartbeat, so a 1 s
+	 * watchdog must not kill it; once the aggregator runs again every
+	 * event arrives once. */
+	snprintf(confdir, sizeof(confdir), "%s/conf", dir);
+	snprintf(buf, sizeof(buf),
+	         "sensor = { id = \"test\"; role = \"utm\"; };\n"
+	         "host = { state_dir = \"%s/state\"; run_dir = \"%s/run\"; };\n"
+	         "aggregator = { enabled = true; sinks = { file = { enabled = true;\n"
+	         "  path = \"%s/events.jsonl\"; }; }; };\n",
+	         dir, dir, dir);
+	mmt_write(confdir, "00-sensor.conf", buf);
+	modules_conf("modules = { counter_a = { enabled = true; count = 600; rate_per_sec = 200;\n"
+	             "  queue_max = 50; queue_policy = \"block\"; watchdog_sec = 1; }; };\n");
+	pid = start_supervisor(NULL);
+	snprintf(status_file, sizeof(status_file), "%s/run/supervisor.json", dir);
+	ck_assert_int_eq(mmt_wait_for(status_file, "\"kind\":\"aggregator\",\"state\":\"running\"",
+	                              1, 15000),
+	                 0);
+	mmt_sleep_ms(500);
+	st = mmt_read(status_file);
+	p = strstr(st, "\"kind\":\"aggregator\"");
+	ck_assert_ptr_nonnull(p);
+	p = strstr(p, "\"pid\":");
+	apid = strtol(p + 6, NULL, 10);
+	ck_assert_int_gt(apid, 0);
+	free(st);
+	kill((pid_t)apid, SIGSTOP);
+	mmt_sleep_ms(4000);
+	kill((pid_t)apid, SIGCONT);
+	mmt_sleep_ms(4000);
+	kill(pid, SIGTERM);
+	ck_assert_int_eq(mmt_wait(pid, 30000), 0);
+	err = mmt_read(err_path);
+	ck_assert_msg(strstr(err, "hung") == NULL, "%s", err);
+	ck_assert_msg(strstr(err, "counter_a exited unexpectedly") == NULL, "%s", err);
+	free(err);
+	snprintf(out_path, sizeof(out_path), "%s/events.jsonl", dir);
+	ck_assert_int_eq(count_numbers("counter_a", 600, &dups, &total), 600);
+	ck_assert_int_eq(dups, 0);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -444,6 +494,7 @@ suite(void)
 	tcase_add_test(tc, writable_plugin_file_refused);
 	tcase_add_test(tc, worker_drops_privileges_after_start);
 	tcase_add_test(tc, sigterm_hands_pending_events_to_the_aggregator);
+	tcase_add_test(tc, blocked_queue_is_not_a_hang);
 	suite_add_tcase(s, tc);
 	return s;
 }

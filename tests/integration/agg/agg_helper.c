@@ -144,8 +144,13 @@ produce(int argc, char **argv)
 			fprintf(stderr, "produce: cannot build event\n");
 			return 1;
 		}
+		/* The id is on disk before the event can leave: whatever the
+		 * aggregator stores, the log names. */
+		mm_buf_reset(&ids);
 		mm_buf_printf(&ids, "%s\n", mm_event_id(ev));
 		mm_event_free(ev);
+		if (write(idfd, ids.data, ids.len) != (ssize_t)ids.len)
+			return 1;
 		while ((rc = mm_transport_send(t, enc.data, enc.len)) == MM_ERR_AGAIN)
 			;
 		if (rc != MM_OK) {
@@ -153,11 +158,6 @@ produce(int argc, char **argv)
 			return 1;
 		}
 		if (i % 500 == 499 || i == count - 1) {
-			/* The ids first, then the progress line that vouches for
-			 * them: a kill between the two only understates. */
-			if (write(idfd, ids.data, ids.len) != (ssize_t)ids.len)
-				return 1;
-			mm_buf_reset(&ids);
 			progress(pfd, t, mm_transport_settled_prefix(t));
 		}
 	}
