@@ -282,8 +282,8 @@ default_device(char *out, size_t n)
 	if (pcap_findalldevs(&all, err) != 0)
 		return MM_ERR_IO;
 	for (d = all; d; d = d->next) {
-		if ((d->flags & PCAP_IF_LOOPBACK) || !(d->flags & PCAP_IF_UP) || d->addresses == NULL ||
-		    strcmp(d->name, "any") == 0)
+		if ((d->flags & PCAP_IF_LOOPBACK) || !(d->flags & PCAP_IF_UP) ||
+		    d->addresses == NULL || strcmp(d->name, "any") == 0)
 			continue;
 		mm_strlcpy(out, d->name, n);
 		rc = MM_OK;
@@ -345,13 +345,15 @@ api_capture_open(struct mm_ctx *ctx, const struct mm_capture_opts *opts, mm_pack
 			if (f[0] == '/')
 				mm_strlcpy(path, f, sizeof(path));
 			else
-				snprintf(path, sizeof(path), "%.2000s/%.2000s", m->host->data_dir, f);
+				snprintf(path, sizeof(path), "%.2000s/%.2000s", m->host->data_dir,
+				         f);
 			o.file = path;
 			o.interface = NULL;
 		} else if (o.interface == NULL && o.file == NULL) {
 			if (default_device(dev, sizeof(dev)) != MM_OK) {
-				mm_log_host(MM_LOG_ERROR, m->name,
-					    "no interface configured and no usable default interface");
+				mm_log_host(
+				        MM_LOG_ERROR, m->name,
+				        "no interface configured and no usable default interface");
 				return MM_ERR_NOTFOUND;
 			}
 			mm_log_host(MM_LOG_INFO, m->name, "no interface configured: using %s", dev);
@@ -453,7 +455,7 @@ api_state_dir(struct mm_ctx *ctx)
 
 	if (m->state_dir[0] == '\0') {
 		if (snprintf(m->state_dir, sizeof(m->state_dir), "%.4000s/%s", m->host->state_dir,
-			     m->name) >= (int)sizeof(m->state_dir))
+		             m->name) >= (int)sizeof(m->state_dir))
 			mm_log_host(MM_LOG_ERROR, m->name, "state directory path too long");
 		else if (mm_mkdir_p(m->state_dir, 0700) != MM_OK)
 			mm_log_host(MM_LOG_ERROR, m->name, "cannot create state directory %s: %s",

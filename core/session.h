@@ -32,8 +32,8 @@ int mm_session_override_str(struct mm_session *s, const char *key, const char *v
 /* --set MODULE.KEY=VALUE, parsed by the key's declared type. */
 int mm_session_set(struct mm_session *s, const char *assignment);
 
-int mm_session_init(struct mm_session *s);  /* init only: operator commands (feed) */
-int mm_session_start(struct mm_session *s); /* init + start every module */
+int mm_session_init(struct mm_session *s);   /* init only: operator commands (feed) */
+int mm_session_start(struct mm_session *s);  /* init + start every module */
 void mm_session_close(struct mm_session *s); /* stop, fini, free */
 
 #endif
