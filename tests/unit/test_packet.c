@@ -358,6 +358,71 @@ static const struct expect expects[] = {
          0},
 };
 
+/*
+ * The decoder promises that out is cleared first; it clears it with its
+ * own fixed stores rather than memset(), so check that nothing of what
+ * was in the struct before survives: decoding into a struct full of
+ * garbage must give exactly the bytes of decoding into a zeroed one, for
+ * every frame of every link type and at cut lengths that stop decoding
+ * in each layer.
+ */
+START_TEST(test_cleared_first)
+{
+	static const char *const files[] = {
+	        "chrissanders-packets/tcp_handshake.pcapng",
+	        "chrissanders-packets/icmp_traceroute.pcapng",
+	        "chrissanders-packets/dhcp6_outlease_acquisition.pcapng",
+	        "suricata-verify/tests/arp/detect-arp-03-vlan/input.pcap",
+	        "zeek-traces/radiotap.pcap",
+	        "zeek-traces/arp-who-has-radiotap.pcap",
+	        "aircrack-ng-tests/capture_wds-01.cap",
+	        "tcpdump-tests/ieee802.11_htc.pcap",
+	        "aircrack-ng-tests/80211ad_beacon.pcap",
+	};
+	char path[1024], ebuf[PCAP_ERRBUF_SIZE];
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	struct mm_packet clean, dirty;
+	unsigned long frames = 0;
+	int lt, ra, rb;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		pcap_t *pc;
+
+		data_path(path, sizeof(path), files[i]);
+		pc = pcap_open_offline(path, ebuf);
+		ck_assert_msg(pc != NULL, "%s", ebuf);
+		lt = pcap_datalink(pc);
+		while (pcap_next_ex(pc, &h, &d) == 1) {
+			for (uint32_t cut = 0; cut <= h->caplen; cut += cut < 80 ? 1 : 64) {
+				uint32_t n = cut < h->caplen ? cut : h->caplen;
+
+				memset(&clean, 0, sizeof(clean));
+				memset(&dirty, 0xa5, sizeof(dirty));
+				ra = mm_packet_decode(&clean, lt, 1, d, n, h->len);
+				rb = mm_packet_decode(&dirty, lt, 1, d, n, h->len);
+				ck_assert_int_eq(ra, rb);
+				ck_assert_msg(memcmp(&clean, &dirty, sizeof(clean)) == 0,
+				              "%s frame %lu cut %u: old contents survive", files[i],
+				              frames, n);
+			}
+			frames++;
+		}
+		pcap_close(pc);
+	}
+	ck_assert_uint_gt(frames, 100);
+	/* An unsupported link type decodes nothing and still clears. */
+	memset(&dirty, 0xa5, sizeof(dirty));
+	ck_assert_int_eq(mm_packet_decode(&dirty, 9999, 5, (const uint8_t *)path, 10, 10),
+	                 MM_ERR_UNSUPPORTED);
+	ck_assert_uint_eq(dirty.layers, 0);
+	ck_assert_ptr_null(dirty.wlan_body);
+	ck_assert_uint_eq(dirty.icmp_inner.src.family, 0);
+	ck_assert_uint_eq(dirty.wlan_body_len, 0);
+	ck_assert_uint_eq(dirty.size, sizeof(dirty));
+}
+END_TEST
+
 START_TEST(test_capture_counts)
 {
 	const struct expect *e = &expects[_i];
@@ -1473,6 +1538,7 @@ packet_suite(void)
 	tcase_add_test(tc, test_ipv6_ext);
 	tcase_add_test(tc, test_fragments_and_links);
 	tcase_add_test(tc, test_malformed_wlan);
+	tcase_add_test(tc, test_cleared_first);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("built");
 	tcase_add_loop_test(tc, test_every_length, 0, sizeof(builders) / sizeof(builders[0]));
