@@ -80,21 +80,77 @@ struct ipidx {
 	uint8_t bits4[33], bits6[129]; /* prefix lengths present */
 	uint8_t list4[33], list6[129];
 	uint8_t n4, n6;
+	/* For each IPv4 /16 block, the prefix lengths (bit len - 1) of the
+	 * entries that cover or lie in it: most addresses are in no list and
+	 * cost one load instead of a probe per prefix length in the index,
+	 * and the others probe only the lengths that can match. /0 entries
+	 * are the flag v4_any. Allocated when the index has entries. */
+	uint32_t *v4_lens;
+	int v4_any;
 };
+
+/* Rules without content whose destination port is a short list (ET's
+ * "flags:S to port 445" scan rules) are found through their ports: on the
+ * address side they would say only $HOME_NET, which nearly every packet
+ * matches. Entries are sorted by (protocol class, port); the bitmaps
+ * answer "no rule for this port" in one load. */
+struct pent {
+	uint32_t key; /* class << 16 | port */
+	uint32_t rule;
+};
+
+struct portidx {
+	uint64_t bm[2][65536 / 64];
+	struct pent *ent;
+	uint32_t n, cap;
+};
+
+#define PORTIDX_MAX_SPAN 1024
+
+/* Protocol classes of the payload automata. */
+enum { PC_TCP = 0, PC_UDP, PC_OTHER, PC__COUNT };
+#define NAC (IPS_BUF__COUNT + PC__COUNT * 2 - 1)
+
+/* The automaton of the payload for class pc and direction dir. */
+static inline int
+pkt_ac(int pc, int dir)
+{
+	int g = pc * 2 + dir;
+
+	return g == 0 ? IPS_BUF_PKT : IPS_BUF__COUNT + g - 1;
+}
 
 struct compiled {
 	struct ips_ruleset *rs;
 	struct ipidx ipx[2]; /* 0: by source, 1: by destination */
-	struct ips_ac *ac[IPS_BUF__COUNT];
-	uint32_t *pat_rule[IPS_BUF__COUNT];
-	uint32_t npat[IPS_BUF__COUNT];
-	uint32_t *nofp; /* rules without a fast pattern */
-	uint32_t nnofp;
-	uint32_t *stamp;
-	uint32_t gen;
+	struct portidx *px;
+	/* One automaton per buffer; the packet payload has one per protocol
+	 * class and direction (pkt_ac()), so a TCP packet to a server scans
+	 * only the fast patterns of rules that can match it. Pattern ids are
+	 * rule indexes. */
+	struct ips_ac *ac[NAC];
+	uint32_t npat[NAC];
+	uint32_t nnofp; /* rules without a fast pattern */
+	/* Candidates of the current packet: a bitmap by rule index, so they
+	 * come out in rule order without sorting, and the range of words
+	 * touched. nofp_bits holds the rules without a fast pattern. */
+	uint64_t *cbits, *nofp_bits;
+	uint32_t nwords, lo, hi, nofp_lo, nofp_hi;
 	uint32_t *cand;
 	uint32_t ncand;
 };
+
+static inline void
+mark(struct compiled *c, uint32_t ri)
+{
+	uint32_t w = ri >> 6;
+
+	c->cbits[w] |= 1ull << (ri & 63);
+	if (w < c->lo)
+		c->lo = w;
+	if (w >= c->hi)
+		c->hi = w + 1;
+}
 
 struct ips_engine {
 	struct ips_engine_opts o;
@@ -188,9 +244,9 @@ static uint32_t
 addr_hash(const struct mm_addr *a, uint32_t bits)
 {
 	uint64_t h = 0xcbf29ce484222325ull ^ bits ^ (uint64_t)a->family << 8;
-	int i;
+	int i, n = a->family == 4 ? 4 : 16; /* the rest of an IPv4 is zero */
 
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < n; i++)
 		h = (h ^ a->addr[i]) * 0x100000001b3ull;
 	return (uint32_t)(h ^ h >> 32);
 }
@@ -213,6 +269,16 @@ ipidx_add(struct ipidx *x, const struct ips_cidr *c, uint32_t rule)
 	e->used = 1;
 	e->rule = rule;
 	x->n++;
+	if (c->net.family == 4 && c->bits <= 32 && x->v4_lens != NULL) {
+		uint32_t top = (uint32_t)c->net.addr[0] << 8 | c->net.addr[1], k, span;
+		span = c->bits >= 16 ? 1 : 1u << (16 - c->bits);
+		top &= ~(span - 1);
+		if (c->bits == 0)
+			x->v4_any = 1;
+		else
+			for (k = 0; k < span; k++)
+				x->v4_lens[top + k] |= 1u << (c->bits - 1);
+	}
 	if (c->net.family == 4 && c->bits <= 32 && !x->bits4[c->bits]) {
 		x->bits4[c->bits] = 1;
 		x->list4[x->n4++] = c->bits;
@@ -254,6 +320,102 @@ ipidx_side(const struct ips_rule *r)
 	return best;
 }
 
+/* The broadest block of side (0 src, 1 dst) of r on the IPv4 scale. */
+static int
+addr_minbits(const struct ips_rule *r, int side)
+{
+	const struct ips_addrset *s = side ? &r->dst : &r->src;
+	int minbits = 255;
+
+	for (size_t i = 0; i < s->ninc; i++) {
+		int b = s->inc[i].net.family == 6 ? s->inc[i].bits / 4 : s->inc[i].bits;
+		if (b < minbits)
+			minbits = b;
+	}
+	return minbits;
+}
+
+/* Whether a content-less rule is better found by its destination ports
+ * than by an address block (or than being checked on every packet). */
+static int
+portidx_wants(const struct ips_rule *r)
+{
+	uint32_t span = 0;
+	int side;
+
+	if (r->bidir || (r->proto != 6 && r->proto != 17) || r->dp.any || r->dp.ninc == 0)
+		return 0;
+	for (size_t k = 0; k < r->dp.ninc; k++)
+		span += (uint32_t)(r->dp.inc[k].hi - r->dp.inc[k].lo) + 1;
+	if (span > PORTIDX_MAX_SPAN)
+		return 0;
+	side = ipidx_side(r);
+	/* A /24 or narrower address list (C&C blocks) selects better. */
+	return side < 0 || addr_minbits(r, side) < 24;
+}
+
+static int
+portidx_add(struct portidx *x, const struct ips_rule *r, uint32_t rule)
+{
+	int pc = r->proto == 6 ? 0 : 1;
+
+	for (size_t k = 0; k < r->dp.ninc; k++)
+		for (uint32_t port = r->dp.inc[k].lo; port <= r->dp.inc[k].hi; port++) {
+			if (x->n == x->cap) {
+				uint32_t nc = x->cap ? x->cap * 2 : 256;
+				struct pent *ne = realloc(x->ent, nc * sizeof(*ne));
+				if (ne == NULL)
+					return MM_ERR_NOMEM;
+				x->ent = ne;
+				x->cap = nc;
+			}
+			x->ent[x->n].key = (uint32_t)pc << 16 | port;
+			x->ent[x->n++].rule = rule;
+			x->bm[pc][port >> 6] |= 1ull << (port & 63);
+		}
+	return MM_OK;
+}
+
+static int
+cmp_pent(const void *a, const void *b)
+{
+	const struct pent *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->rule < y->rule ? -1 : x->rule > y->rule;
+}
+
+static void
+portidx_lookup(struct compiled *c, const struct mm_packet *p)
+{
+	const struct portidx *x = c->px;
+	int pc;
+	uint32_t key, lo = 0, hi;
+
+	if (x == NULL || x->n == 0)
+		return;
+	if (p->ip_proto == 6 && (p->layers & MM_L_TCP))
+		pc = 0;
+	else if (p->ip_proto == 17 && (p->layers & MM_L_UDP))
+		pc = 1;
+	else
+		return;
+	if (!(x->bm[pc][p->dport >> 6] & (1ull << (p->dport & 63))))
+		return;
+	key = (uint32_t)pc << 16 | p->dport;
+	hi = x->n;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (x->ent[mid].key < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < x->n && x->ent[lo].key == key; lo++)
+		mark(c, x->ent[lo].rule);
+}
+
 static void
 ipidx_lookup(struct compiled *c, const struct ipidx *x, const struct mm_addr *a)
 {
@@ -261,18 +423,24 @@ ipidx_lookup(struct compiled *c, const struct ipidx *x, const struct mm_addr *a)
 	uint8_t n = a->family == 4 ? x->n4 : x->n6, k;
 	struct mm_addr m;
 	uint32_t i;
+	uint32_t lens = 0;
 
 	if (x->n == 0 || (a->family != 4 && a->family != 6))
 		return;
+	if (a->family == 4) {
+		uint32_t top = (uint32_t)a->addr[0] << 8 | a->addr[1];
+		lens = x->v4_lens ? x->v4_lens[top] : 0;
+		if (lens == 0 && !x->v4_any)
+			return;
+	}
 	for (k = 0; k < n; k++) {
+		if (a->family == 4 && (list[k] ? !(lens >> (list[k] - 1) & 1) : !x->v4_any))
+			continue;
 		addr_mask(&m, a, list[k]);
 		for (i = addr_hash(&m, list[k]) & x->mask; x->slot[i].used; i = (i + 1) & x->mask) {
 			const struct ipidx_ent *e = &x->slot[i];
-			if (e->bits == list[k] && memcmp(&e->net, &m, sizeof(m)) == 0 &&
-			    c->stamp[e->rule] != c->gen) {
-				c->stamp[e->rule] = c->gen;
-				c->cand[c->ncand++] = e->rule;
-			}
+			if (e->bits == list[k] && memcmp(&e->net, &m, sizeof(m)) == 0)
+				mark(c, e->rule);
 		}
 	}
 }
@@ -286,12 +454,15 @@ compiled_free(struct compiled *c)
 		return;
 	free(c->ipx[0].slot);
 	free(c->ipx[1].slot);
-	for (b = 0; b < IPS_BUF__COUNT; b++) {
+	free(c->ipx[0].v4_lens);
+	free(c->ipx[1].v4_lens);
+	if (c->px)
+		free(c->px->ent);
+	free(c->px);
+	for (b = 0; b < NAC; b++)
 		ips_ac_free(c->ac[b]);
-		free(c->pat_rule[b]);
-	}
-	free(c->nofp);
-	free(c->stamp);
+	free(c->cbits);
+	free(c->nofp_bits);
 	free(c->cand);
 	ips_ruleset_free(c->rs);
 	free(c);
@@ -328,6 +499,33 @@ ips_engine_free(struct ips_engine *e)
 	free(e);
 }
 
+/* Whether r can match a packet of protocol class pc going in direction
+ * dir: what verify() would reject anyway (protocol, app-layer protocol,
+ * flow direction) is left out of that group's automaton. */
+static int
+rule_in_group(const struct ips_rule *r, int pc, int dir)
+{
+	if ((r->flow & IPS_FLOW_TO_SERVER) && dir != MM_FLOW_TO_SERVER)
+		return 0;
+	if ((r->flow & IPS_FLOW_TO_CLIENT) && dir != MM_FLOW_TO_CLIENT)
+		return 0;
+	/* The app-layer parsers see HTTP and TLS on TCP, DNS on both. */
+	if ((r->app == IPS_APP_HTTP || r->app == IPS_APP_TLS) && pc != PC_TCP)
+		return 0;
+	if (r->app == IPS_APP_DNS && pc == PC_OTHER)
+		return 0;
+	switch (r->proto) {
+	case 0:
+		return 1;
+	case 6:
+		return pc == PC_TCP;
+	case 17:
+		return pc == PC_UDP;
+	default:
+		return pc == PC_OTHER;
+	}
+}
+
 int
 ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 {
@@ -340,27 +538,24 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 		return MM_ERR_NOMEM;
 	}
 	c->rs = rs;
-	c->stamp = calloc(rs->n + 1, sizeof(*c->stamp));
+	c->nwords = (uint32_t)(rs->n / 64 + 1);
+	c->cbits = calloc(c->nwords, sizeof(*c->cbits));
+	c->nofp_bits = calloc(c->nwords, sizeof(*c->nofp_bits));
+	c->lo = c->nwords;
+	c->hi = 0;
 	c->cand = calloc(rs->n + 1, sizeof(*c->cand));
-	c->nofp = calloc(rs->n + 1, sizeof(*c->nofp));
-	if (!c->stamp || !c->cand || !c->nofp)
+	if (!c->cbits || !c->nofp_bits || !c->cand)
 		goto fail;
-	for (b = 0; b < IPS_BUF__COUNT; b++) {
+	for (b = 0; b < NAC; b++)
 		if ((rc = ips_ac_new(&c->ac[b])) != MM_OK)
 			goto fail;
-		c->pat_rule[b] = calloc(rs->n + 1, sizeof(uint32_t));
-		if (c->pat_rule[b] == NULL) {
-			rc = MM_ERR_NOMEM;
-			goto fail;
-		}
-	}
 	{
 		/* Size the address indexes: twice the blocks, a power of two. */
 		size_t need[2] = {0, 0};
 		int s;
 		for (i = 0; i < rs->n; i++) {
 			struct ips_rule *r = rs->rules[i];
-			if (r->fp < 0 && (s = ipidx_side(r)) >= 0)
+			if (r->fp < 0 && !portidx_wants(r) && (s = ipidx_side(r)) >= 0)
 				need[s] += s ? r->dst.ninc : r->src.ninc;
 		}
 		for (s = 0; s < 2; s++) {
@@ -369,7 +564,9 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 				slots <<= 1;
 			c->ipx[s].slot = calloc(slots, sizeof(*c->ipx[s].slot));
 			c->ipx[s].mask = slots - 1;
-			if (c->ipx[s].slot == NULL) {
+			if (need[s] > 0)
+				c->ipx[s].v4_lens = calloc(65536, sizeof(uint32_t));
+			if (c->ipx[s].slot == NULL || (need[s] > 0 && c->ipx[s].v4_lens == NULL)) {
 				rc = MM_ERR_NOMEM;
 				goto fail;
 			}
@@ -379,22 +576,49 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 		struct ips_rule *r = rs->rules[i];
 		if (r->fp < 0) {
 			int side = ipidx_side(r);
-			if (side >= 0) {
+			if (portidx_wants(r)) {
+				if (c->px == NULL && (c->px = calloc(1, sizeof(*c->px))) == NULL) {
+					rc = MM_ERR_NOMEM;
+					goto fail;
+				}
+				if ((rc = portidx_add(c->px, r, (uint32_t)i)) != MM_OK)
+					goto fail;
+			} else if (side >= 0) {
 				const struct ips_addrset *as = side ? &r->dst : &r->src;
 				for (size_t k = 0; k < as->ninc; k++)
 					ipidx_add(&c->ipx[side], &as->inc[k], (uint32_t)i);
 			} else {
-				c->nofp[c->nnofp++] = (uint32_t)i;
+				c->nofp_bits[i / 64] |= 1ull << (i % 64);
+				if (c->nnofp++ == 0)
+					c->nofp_lo = (uint32_t)(i / 64);
+				c->nofp_hi = (uint32_t)(i / 64 + 1);
 			}
 			continue;
 		}
 		b = r->opts[r->fp].buf;
-		rc = ips_ac_add(c->ac[b], r->opts[r->fp].pat, r->opts[r->fp].len, c->npat[b]);
-		if (rc != MM_OK)
-			goto fail;
-		c->pat_rule[b][c->npat[b]++] = (uint32_t)i;
+		if (b != IPS_BUF_PKT) {
+			rc = ips_ac_add(c->ac[b], r->opts[r->fp].pat, r->opts[r->fp].len,
+			                (uint32_t)i);
+			if (rc != MM_OK)
+				goto fail;
+			c->npat[b]++;
+			continue;
+		}
+		for (int pc = 0; pc < PC__COUNT; pc++)
+			for (int dir = 0; dir < 2; dir++) {
+				int a = pkt_ac(pc, dir);
+				if (!rule_in_group(r, pc, dir))
+					continue;
+				rc = ips_ac_add(c->ac[a], r->opts[r->fp].pat, r->opts[r->fp].len,
+				                (uint32_t)i);
+				if (rc != MM_OK)
+					goto fail;
+				c->npat[a]++;
+			}
 	}
-	for (b = 0; b < IPS_BUF__COUNT; b++)
+	if (c->px)
+		qsort(c->px->ent, c->px->n, sizeof(*c->px->ent), cmp_pent);
+	for (b = 0; b < NAC; b++)
 		if ((rc = ips_ac_build(c->ac[b])) != MM_OK)
 			goto fail;
 	/* Flow state of the old rules refers to old flowbit numbers: the
@@ -717,6 +941,12 @@ bytes_eq(const uint8_t *a, const uint8_t *b, uint32_t n, int nocase)
 
 static int match_from(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev);
 
+static inline uint8_t
+lower(uint8_t c)
+{
+	return (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
 static int
 match_content(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t *prev)
 {
@@ -750,6 +980,31 @@ match_content(struct pctx *x, const struct ips_rule *r, size_t i, const int32_t 
 		start = end - o->len > start ? end - o->len : start;
 	memcpy(next, prev, sizeof(next));
 	for (pos = start; pos + o->len <= end; pos++) {
+		/* Skip to the next position whose first byte fits, counting
+		 * the skipped positions as steps, so the result (and the step
+		 * limit) is exactly that of trying every position. */
+		if (o->len > 0 && !o->endswith) {
+			int64_t last = end - o->len, q = pos;
+			if (!o->nocase) {
+				const uint8_t *m =
+				        memchr(b + pos, o->pat[0], (size_t)(last - pos + 1));
+				q = m ? m - b : last + 1;
+			} else {
+				uint8_t f = lower(o->pat[0]);
+				while (q <= last && lower(b[q]) != f)
+					q++;
+			}
+			if (q > pos) {
+				if (x->steps + (uint64_t)(q - pos) > MAX_STEPS) {
+					x->steps = MAX_STEPS + 1;
+					return 0;
+				}
+				x->steps += (uint32_t)(q - pos);
+				pos = q;
+				if (pos > last)
+					break;
+			}
+		}
 		if (++x->steps > MAX_STEPS)
 			return 0;
 		if (o->endswith && pos + o->len != end)
@@ -816,12 +1071,16 @@ header_dir(const struct ips_rule *r, const struct mm_packet *p, int swap)
 	uint16_t sp = swap ? p->dport : p->sport, dp = swap ? p->sport : p->dport;
 	int ports = (p->layers & (MM_L_TCP | MM_L_UDP)) != 0;
 
-	if (!ips_addrset_match(&r->src, s) || !ips_addrset_match(&r->dst, d))
+	/* Ports first: cheaper than address lists, and they reject most
+	 * candidates. */
+	if (!ports) {
+		if (!((r->sp.any || (r->sp.ninc == 0 && r->sp.nexc == 0)) &&
+		      (r->dp.any || (r->dp.ninc == 0 && r->dp.nexc == 0))))
+			return 0;
+	} else if (!ips_portset_match(&r->dp, dp) || !ips_portset_match(&r->sp, sp)) {
 		return 0;
-	if (!ports)
-		return (r->sp.any || (r->sp.ninc == 0 && r->sp.nexc == 0)) &&
-		       (r->dp.any || (r->dp.ninc == 0 && r->dp.nexc == 0));
-	return ips_portset_match(&r->sp, sp) && ips_portset_match(&r->dp, dp);
+	}
+	return ips_addrset_match(&r->src, s) && ips_addrset_match(&r->dst, d);
 }
 
 static int
@@ -982,21 +1241,7 @@ apply_flowbits(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 static void
 ac_hit(void *user, uint32_t id)
 {
-	struct compiled *c = ((void **)user)[0];
-	int b = *(int *)((void **)user)[1];
-	uint32_t ri = c->pat_rule[b][id];
-
-	if (c->stamp[ri] != c->gen) {
-		c->stamp[ri] = c->gen;
-		c->cand[c->ncand++] = ri;
-	}
-}
-
-static int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
+	mark(user, id);
 }
 
 static void
@@ -1130,10 +1375,9 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 	struct names nm;
 	struct compiled *c = e->c;
 	struct mm_flow *f = NULL;
-	int dir = 0, b, verdict = 0, pass = 0;
+	int dir = 0, b, verdict = 0, pass = 0, rules;
 	uint32_t i, nmatch = 0;
 	uint32_t *matched = NULL;
-	void *acu[2];
 
 	e->now = now;
 	e->st.packets++;
@@ -1143,8 +1387,13 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 	x.pkt = p;
 	x.flow = f;
 	x.dir = dir;
+	/* Without rules nothing reads or writes per-flow state (app, pass,
+	 * drop, flowbits), and without rules or reputation nothing reads the
+	 * application layer: skip both, the common case of a scan-only
+	 * sensor. */
+	rules = c != NULL && c->rs->n > 0;
 	if (f != NULL) {
-		if (f->user == NULL)
+		if (f->user == NULL && rules)
 			f->user = calloc(1, sizeof(struct fstate));
 		x.fs = f->user;
 		if (x.fs && x.fs->pass)
@@ -1155,7 +1404,10 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 			return 1;
 		}
 	}
-	ips_app_parse(&ai, p);
+	if (rules || (e->rep != NULL && ips_rep_count(e->rep) > 0))
+		ips_app_parse(&ai, p);
+	else
+		ips_app_clear(&ai);
 	nm.query[0] = nm.sni[0] = nm.host[0] = nm.uri[0] = nm.ua[0] = 0;
 	if (ai.app == IPS_APP_DNS) {
 		e->st.app_dns++;
@@ -1208,34 +1460,47 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 		x.len[IPS_BUF_PKT] = 0;
 	}
 	rep_check(e, p, &ai, &nm, now);
-	if (c == NULL || !(p->layers & (MM_L_IPV4 | MM_L_IPV6)))
+	if (!rules || !(p->layers & (MM_L_IPV4 | MM_L_IPV6)))
 		return 0;
 
 	/* Prefilter: candidates from every buffer, plus rules without one. */
-	c->gen++;
-	if (c->gen == 0) {
-		memset(c->stamp, 0, (c->rs->n + 1) * sizeof(*c->stamp));
-		c->gen = 1;
-	}
 	c->ncand = 0;
-	acu[0] = c;
 	for (b = 0; b < IPS_BUF__COUNT; b++) {
-		if (x.buf[b] == NULL || x.len[b] == 0 || c->npat[b] == 0)
+		int a = b;
+		if (b == IPS_BUF_PKT)
+			a = pkt_ac(p->ip_proto == 6    ? PC_TCP
+			           : p->ip_proto == 17 ? PC_UDP
+			                               : PC_OTHER,
+			           dir == MM_FLOW_TO_CLIENT);
+		if (x.buf[b] == NULL || x.len[b] == 0 || c->npat[a] == 0)
 			continue;
-		acu[1] = &b;
-		ips_ac_scan(c->ac[b], x.buf[b], x.len[b], ac_hit, acu);
+		ips_ac_scan(c->ac[a], x.buf[b], x.len[b], ac_hit, c);
 	}
 	ipidx_lookup(c, &c->ipx[0], &p->src);
 	ipidx_lookup(c, &c->ipx[1], &p->dst);
-	for (i = 0; i < c->nnofp; i++)
-		if (c->stamp[c->nofp[i]] != c->gen) {
-			c->stamp[c->nofp[i]] = c->gen;
-			c->cand[c->ncand++] = c->nofp[i];
+	portidx_lookup(c, p);
+	if (c->nnofp) {
+		for (i = c->nofp_lo; i < c->nofp_hi; i++)
+			c->cbits[i] |= c->nofp_bits[i];
+		if (c->nofp_lo < c->lo)
+			c->lo = c->nofp_lo;
+		if (c->nofp_hi > c->hi)
+			c->hi = c->nofp_hi;
+	}
+	/* Drain the bitmap in rule order (and leave it clear). */
+	for (i = c->lo; i < c->hi; i++) {
+		uint64_t w = c->cbits[i];
+		c->cbits[i] = 0;
+		while (w) {
+			c->cand[c->ncand++] = i * 64 + (uint32_t)__builtin_ctzll(w);
+			w &= w - 1;
 		}
+	}
+	c->lo = c->nwords;
+	c->hi = 0;
 	e->st.candidates += c->ncand;
 	if (c->ncand == 0)
 		return 0;
-	qsort(c->cand, c->ncand, sizeof(*c->cand), cmp_u32);
 	matched = c->cand; /* verified rules are compacted in place */
 	for (i = 0; i < c->ncand; i++) {
 		const struct ips_rule *r = c->rs->rules[c->cand[i]];
