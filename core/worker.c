@@ -180,6 +180,7 @@ struct heartbeat {
 	uint64_t dropped_reported;
 	uint64_t rejected_reported;
 	uint64_t last_ms;
+	uint64_t interval_ms;
 };
 
 static int
@@ -288,7 +289,7 @@ blocked_wait(void *user)
 	struct heartbeat *hb = user;
 	uint64_t now = mm_monotonic_ms();
 
-	if (now - hb->last_ms >= HEARTBEAT_MS)
+	if (now - hb->last_ms >= hb->interval_ms)
 		heartbeat_tick(NULL, hb);
 	return got_term;
 }
@@ -531,7 +532,12 @@ mm_worker_main(int argc, char **argv)
 		mm_transport_set_wait_hook(t, blocked_wait, &hb);
 	if (ctl_fd >= 0)
 		mm_loop_fd_add(host.loop, NULL, ctl_fd, MM_FD_READ, ctl_readable, &hb);
-	hb_timer = mm_loop_timer_add(host.loop, NULL, HEARTBEAT_MS, 1, heartbeat_tick, &hb);
+	/* Beat several times per watchdog period, so that ordinary scheduling
+	 * delays never look like a hang. */
+	hb.interval_ms = HEARTBEAT_MS;
+	if (mc && mc->watchdog_sec > 0 && (uint64_t)mc->watchdog_sec * 1000 / 4 < hb.interval_ms)
+		hb.interval_ms = (uint64_t)mc->watchdog_sec * 1000 / 4;
+	hb_timer = mm_loop_timer_add(host.loop, NULL, hb.interval_ms, 1, heartbeat_tick, &hb);
 	(void)hb_timer;
 
 	if (mm_module_init(m) != MM_OK || mm_module_start(m) != MM_OK) {
