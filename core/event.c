@@ -41,7 +41,8 @@ struct member;
 
 struct val {
 	unsigned char type;
-	unsigned char borrowed; /* T_STR: p lives in the event's arena */
+	unsigned char borrowed; /* p (T_STR) or the entries (T_ARRAY, T_MAP) live
+	                         * in the event's arena: not freed on their own */
 	union {
 		int b;
 		int64_t i;
@@ -72,13 +73,22 @@ struct member {
 	struct val v;
 };
 
-/* A decoded event keeps all its strings and keys in one arena allocated
- * with it, instead of one malloc() each: decoding is what the aggregator
- * does most. Values set later are allocated on their own. */
+/* A chunk of an event's arena; the bytes follow the header. */
+struct chunk {
+	struct chunk *next;
+	size_t cap, used;
+};
+
+/* A decoded event keeps all its strings, keys and the entries of its maps
+ * and arrays in an arena of a few chunks allocated with it, instead of one
+ * malloc() each: decoding is what the aggregator does most. Values set
+ * later are allocated on their own (a container that grows past its arena
+ * entries moves to the heap). */
 struct mm_event {
 	struct val root;
 	size_t nodes;
-	char *arena;
+	struct chunk *arena;
+	int all_arena; /* as decoded: nothing of the tree is on the heap */
 };
 
 /* The schema. F_FREE is a map whose content is not checked (attrs);
@@ -88,61 +98,97 @@ enum fcheck { C_NONE, C_V, C_UUID, C_KIND, C_ACTION, C_SEV, C_PORT };
 
 struct field {
 	const char *name;
-	unsigned char type, check;
+	unsigned char len, type, check;
 	const struct field *sub;
 };
 
+/* A schema entry; the name's length is kept so that lookups compare it
+ * before any bytes. */
+#define FLD(name, type, check, sub)                                                                \
+	{                                                                                          \
+		name, sizeof(name) - 1, type, check, sub                                           \
+	}
+#define FLD_END                                                                                    \
+	{                                                                                          \
+		NULL, 0, 0, 0, NULL                                                                \
+	}
+
 static const struct field sensor_f[] = {
-        {"id", F_STR, 0, NULL},   {"host", F_STR, 0, NULL}, {"role", F_STR, 0, NULL},
-        {"site", F_STR, 0, NULL}, {NULL, 0, 0, NULL},
+        FLD("id", F_STR, 0, NULL),
+        FLD("host", F_STR, 0, NULL),
+        FLD("role", F_STR, 0, NULL),
+        FLD("site", F_STR, 0, NULL),
+        FLD_END,
 };
 static const struct field plugin_f[] = {
-        {"name", F_STR, 0, NULL},
-        {"version", F_STR, 0, NULL},
-        {"vendor", F_STR, 0, NULL},
-        {NULL, 0, 0, NULL},
+        FLD("name", F_STR, 0, NULL),
+        FLD("version", F_STR, 0, NULL),
+        FLD("vendor", F_STR, 0, NULL),
+        FLD_END,
 };
 static const struct field rule_f[] = {
-        {"ns", F_STR, 0, NULL},   {"id", F_INT, 0, NULL}, {"rev", F_INT, 0, NULL},
-        {"name", F_STR, 0, NULL}, {NULL, 0, 0, NULL},
+        FLD("ns", F_STR, 0, NULL),
+        FLD("id", F_INT, 0, NULL),
+        FLD("rev", F_INT, 0, NULL),
+        FLD("name", F_STR, 0, NULL),
+        FLD_END,
 };
 static const struct field ep_f[] = {
-        {"ip", F_STR, 0, NULL},  {"port", F_INT, C_PORT, NULL},
-        {"mac", F_STR, 0, NULL}, {"host", F_STR, 0, NULL},
-        {NULL, 0, 0, NULL},
+        FLD("ip", F_STR, 0, NULL),
+        FLD("port", F_INT, C_PORT, NULL),
+        FLD("mac", F_STR, 0, NULL),
+        FLD("host", F_STR, 0, NULL),
+        FLD_END,
 };
 static const struct field mail_f[] = {
-        {"mid", F_STR, 0, NULL},  {"from", F_STR, 0, NULL}, {"to", F_STRS, 0, NULL},
-        {"subj", F_STR, 0, NULL}, {NULL, 0, 0, NULL},
+        FLD("mid", F_STR, 0, NULL),
+        FLD("from", F_STR, 0, NULL),
+        FLD("to", F_STRS, 0, NULL),
+        FLD("subj", F_STR, 0, NULL),
+        FLD_END,
 };
 static const struct field file_f[] = {
-        {"name", F_STR, 0, NULL},   {"mime", F_STR, 0, NULL}, {"size", F_INT, 0, NULL},
-        {"sha256", F_STR, 0, NULL}, {"path", F_STR, 0, NULL}, {NULL, 0, 0, NULL},
+        FLD("name", F_STR, 0, NULL),   FLD("mime", F_STR, 0, NULL), FLD("size", F_INT, 0, NULL),
+        FLD("sha256", F_STR, 0, NULL), FLD("path", F_STR, 0, NULL), FLD_END,
 };
 static const struct field dev_f[] = {
-        {"mac", F_STR, 0, NULL}, {"ip", F_STR, 0, NULL},       {"vendor", F_STR, 0, NULL},
-        {"os", F_STR, 0, NULL},  {"hostname", F_STR, 0, NULL}, {"randomized_mac", F_BOOL, 0, NULL},
-        {NULL, 0, 0, NULL},
+        FLD("mac", F_STR, 0, NULL),
+        FLD("ip", F_STR, 0, NULL),
+        FLD("vendor", F_STR, 0, NULL),
+        FLD("os", F_STR, 0, NULL),
+        FLD("hostname", F_STR, 0, NULL),
+        FLD("randomized_mac", F_BOOL, 0, NULL),
+        FLD_END,
 };
 
 /* Top-level keys in encoding order. */
 static const struct field top_f[] = {
-        {"v", F_INT, C_V, NULL},           {"id", F_STR, C_UUID, NULL},
-        {"seq", F_INT, 0, NULL},           {"ts", F_INT, 0, NULL},
-        {"sensor", F_MAP, 0, sensor_f},    {"plugin", F_MAP, 0, plugin_f},
-        {"kind", F_STR, C_KIND, NULL},     {"ocsf", F_INT, 0, NULL},
-        {"cat", F_STR, 0, NULL},           {"sev", F_INT, C_SEV, NULL},
-        {"action", F_STR, C_ACTION, NULL}, {"rule", F_MAP, 0, rule_f},
-        {"src", F_MAP, 0, ep_f},           {"dst", F_MAP, 0, ep_f},
-        {"proto", F_STR, 0, NULL},         {"app", F_STR, 0, NULL},
-        {"msg", F_STR, 0, NULL},           {"msg_ja", F_STR, 0, NULL},
-        {"msg_id", F_STR, 0, NULL},        {"mail", F_MAP, 0, mail_f},
-        {"file", F_MAP, 0, file_f},        {"dev", F_MAP, 0, dev_f},
-        {"attrs", F_FREE, 0, NULL},        {"count", F_INT, 0, NULL},
-        {"first_ts", F_INT, 0, NULL},      {NULL, 0, 0, NULL},
+        FLD("v", F_INT, C_V, NULL),           FLD("id", F_STR, C_UUID, NULL),
+        FLD("seq", F_INT, 0, NULL),           FLD("ts", F_INT, 0, NULL),
+        FLD("sensor", F_MAP, 0, sensor_f),    FLD("plugin", F_MAP, 0, plugin_f),
+        FLD("kind", F_STR, C_KIND, NULL),     FLD("ocsf", F_INT, 0, NULL),
+        FLD("cat", F_STR, 0, NULL),           FLD("sev", F_INT, C_SEV, NULL),
+        FLD("action", F_STR, C_ACTION, NULL), FLD("rule", F_MAP, 0, rule_f),
+        FLD("src", F_MAP, 0, ep_f),           FLD("dst", F_MAP, 0, ep_f),
+        FLD("proto", F_STR, 0, NULL),         FLD("app", F_STR, 0, NULL),
+        FLD("msg", F_STR, 0, NULL),           FLD("msg_ja", F_STR, 0, NULL),
+        FLD("msg_id", F_STR, 0, NULL),        FLD("mail", F_MAP, 0, mail_f),
+        FLD("file", F_MAP, 0, file_f),        FLD("dev", F_MAP, 0, dev_f),
+        FLD("attrs", F_FREE, 0, NULL),        FLD("count", F_INT, 0, NULL),
+        FLD("first_ts", F_INT, 0, NULL),      FLD_END,
 };
 
-static const struct field root_f = {"", F_MAP, 0, top_f};
+static const struct field root_f = {"", 0, F_MAP, 0, top_f};
+
+/* Ranks (positions in top_f) the code looks for directly. */
+enum {
+	RANK_V = 0,
+	RANK_ID = 1,
+	RANK_TS = 3,
+	RANK_KIND = 6,
+	RANK_SEV = 9,
+	RANK_FIRST_TS = 24,
+};
 
 static const char *const kind_names[] = {NULL, "alert", "asset", "health", "stat"};
 
@@ -161,7 +207,8 @@ val_clear(struct val *v)
 	case T_ARRAY:
 		for (i = 0; i < v->u.a.n; i++)
 			val_clear(&v->u.a.v[i]);
-		free(v->u.a.v);
+		if (!v->borrowed)
+			free(v->u.a.v);
 		break;
 	case T_MAP:
 		for (i = 0; i < v->u.m.n; i++) {
@@ -169,7 +216,8 @@ val_clear(struct val *v)
 				free(v->u.m.m[i].key);
 			val_clear(&v->u.m.m[i].v);
 		}
-		free(v->u.m.m);
+		if (!v->borrowed)
+			free(v->u.m.m);
 		break;
 	default:
 		break;
@@ -295,11 +343,18 @@ map_insert(struct member **out, struct val *m, const char *key, size_t klen, uns
 
 		if (cap > MM_EVENT_MAX_ITEMS)
 			cap = MM_EVENT_MAX_ITEMS;
-		e = realloc(m->u.m.m, cap * sizeof(*e));
+		if (m->borrowed) {
+			/* Entries in the arena cannot grow there: move them. */
+			e = malloc(cap * sizeof(*e));
+			if (e != NULL && m->u.m.n > 0)
+				memcpy(e, m->u.m.m, m->u.m.n * sizeof(*e));
+		} else
+			e = realloc(m->u.m.m, cap * sizeof(*e));
 		if (e == NULL)
 			return MM_ERR_NOMEM;
 		m->u.m.m = e;
 		m->u.m.cap = cap;
+		m->borrowed = 0;
 	}
 	pos = m->u.m.n;
 	while (pos > 0 && m->u.m.m[pos - 1].rank > rank)
@@ -321,40 +376,65 @@ map_insert(struct member **out, struct val *m, const char *key, size_t klen, uns
 	return MM_OK;
 }
 
+/* The schema entry named key, searched from position start on (wrapping
+ * around): keys usually arrive in schema order, so the decoder starts just
+ * after the previous key's entry and finds the next one at once. */
+static const struct field *
+field_find_from(const struct field *table, unsigned start, const char *key, size_t klen,
+                unsigned *rank)
+{
+	unsigned i;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = pass ? 0 : start; table[i].name != NULL && (!pass || i < start); i++)
+			if (table[i].len == klen && memcmp(table[i].name, key, klen) == 0) {
+				*rank = i;
+				return &table[i];
+			}
+		if (start == 0)
+			break;
+	}
+	*rank = RANK_OTHER;
+	return NULL;
+}
+
 static const struct field *
 field_find(const struct field *table, const char *key, size_t klen, unsigned *rank)
 {
-	unsigned i;
-
-	for (i = 0; table[i].name != NULL; i++)
-		if (strlen(table[i].name) == klen && memcmp(table[i].name, key, klen) == 0) {
-			*rank = i;
-			return &table[i];
-		}
-	*rank = RANK_OTHER;
-	return NULL;
+	return field_find_from(table, 0, key, klen, rank);
 }
 
 /* ---- schema checks ---- */
 
 static int
+is_hex_lower(char c)
+{
+	return (unsigned)(c - '0') < 10u || (unsigned)(c - 'a') < 6u;
+}
+
+static int
 is_uuid(const char *s, size_t len)
 {
 	size_t i;
+	int ok;
 
-	if (len != MM_EVENT_ID_LEN)
+	if (len != MM_EVENT_ID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
 		return 0;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return 0;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-			return 0;
-		}
-	}
-	return 1;
+	/* No early exit: the ids that arrive are valid, and a loop without
+	 * branches on the data is cheaper for them. */
+	ok = 1;
+	for (i = 0; i < 8; i++)
+		ok &= is_hex_lower(s[i]);
+	for (i = 9; i < 13; i++)
+		ok &= is_hex_lower(s[i]);
+	for (i = 14; i < 18; i++)
+		ok &= is_hex_lower(s[i]);
+	for (i = 19; i < 23; i++)
+		ok &= is_hex_lower(s[i]);
+	for (i = 24; i < 36; i++)
+		ok &= is_hex_lower(s[i]);
+	return ok;
 }
 
 static int
@@ -440,8 +520,16 @@ mm_event_free(struct mm_event *ev)
 {
 	if (ev == NULL)
 		return;
-	val_clear(&ev->root);
-	free(ev->arena);
+	/* A decoded event that was never changed owns nothing but its arena:
+	 * no need to walk the tree. */
+	if (!ev->all_arena)
+		val_clear(&ev->root);
+	while (ev->arena != NULL) {
+		struct chunk *next = ev->arena->next;
+
+		free(ev->arena);
+		ev->arena = next;
+	}
 	free(ev);
 }
 
@@ -512,6 +600,8 @@ put(struct mm_event *ev, const char *path, struct val *leaf, int append)
 	struct path p;
 	int rc, dry;
 
+	/* Whatever happens below may put values on the heap. */
+	ev->all_arena = 0;
 	rc = path_split(&p, path);
 	if (rc != MM_OK)
 		goto out;
@@ -623,14 +713,22 @@ put(struct mm_event *ev, const char *path, struct val *leaf, int append)
 
 				if (a->u.a.n == a->u.a.cap) {
 					size_t cap = a->u.a.cap ? a->u.a.cap * 2 : 4;
-					struct val *nv = realloc(a->u.a.v, cap * sizeof(*nv));
+					struct val *nv;
 
+					if (a->borrowed) {
+						nv = malloc(cap * sizeof(*nv));
+						if (nv != NULL && a->u.a.n > 0)
+							memcpy(nv, a->u.a.v,
+							       a->u.a.n * sizeof(*nv));
+					} else
+						nv = realloc(a->u.a.v, cap * sizeof(*nv));
 					if (nv == NULL) {
 						rc = MM_ERR_NOMEM;
 						goto out;
 					}
 					a->u.a.v = nv;
 					a->u.a.cap = cap;
+					a->borrowed = 0;
 				}
 				a->u.a.v[a->u.a.n++] = *leaf;
 			} else {
@@ -780,6 +878,7 @@ mm_event_unset(struct mm_event *ev, const char *path)
 	v = lookup(ev, path, &m, &parent);
 	if (v == NULL)
 		return MM_OK;
+	ev->all_arena = 0;
 	ev->nodes -= val_count(v);
 	val_clear(v);
 	if (!m->key_borrowed)
@@ -810,12 +909,34 @@ mm_event_get_int(const struct mm_event *ev, const char *path, int64_t *out)
 	return MM_OK;
 }
 
+/* A top-level schema key's value by its rank. The root's entries are
+ * sorted by rank, so the scan stops at the first one past it: the id, kind
+ * and ts the aggregator asks for every event are found in a few steps,
+ * without splitting a path. */
+static const struct val *
+root_get(const struct mm_event *ev, unsigned rank)
+{
+	size_t i;
+
+	if (ev == NULL || ev->root.type != T_MAP)
+		return NULL;
+	for (i = 0; i < ev->root.u.m.n; i++) {
+		const struct member *m = &ev->root.u.m.m[i];
+
+		if (m->rank == rank)
+			return &m->v;
+		if (m->rank > rank)
+			break;
+	}
+	return NULL;
+}
+
 int
 mm_event_kind(const struct mm_event *ev)
 {
-	const char *k = mm_event_get_str(ev, "kind");
+	const struct val *v = root_get(ev, RANK_KIND);
 
-	return k ? mm_event_kind_parse(k) : 0;
+	return v != NULL && v->type == T_STR ? kind_parse(v->u.s.p, v->u.s.len) : 0;
 }
 
 const char *
@@ -837,23 +958,25 @@ mm_event_kind_parse(const char *name)
 const char *
 mm_event_id(const struct mm_event *ev)
 {
-	return mm_event_get_str(ev, "id");
+	const struct val *v = root_get(ev, RANK_ID);
+
+	return v != NULL && v->type == T_STR ? v->u.s.p : NULL;
 }
 
 int64_t
 mm_event_ts(const struct mm_event *ev)
 {
-	int64_t ts;
+	const struct val *v = root_get(ev, RANK_TS);
 
-	return mm_event_get_int(ev, "ts", &ts) == MM_OK ? ts : 0;
+	return v != NULL && v->type == T_INT ? v->u.i : 0;
 }
 
 int
 mm_event_sev(const struct mm_event *ev)
 {
-	int64_t sev;
+	const struct val *v = root_get(ev, RANK_SEV);
 
-	return mm_event_get_int(ev, "sev", &sev) == MM_OK ? (int)sev : 0;
+	return v != NULL && v->type == T_INT ? (int)v->u.i : 0;
 }
 
 /* ---- ids ---- */
@@ -1086,18 +1209,53 @@ nomem:
 struct rd {
 	const uint8_t *p, *end;
 	size_t nodes;
-	char *arena; /* room for every string of the input plus its NUL */
-	size_t used;
+	struct mm_event *ev; /* whose arena takes strings and entries */
+	unsigned root_seen;  /* bit i: the top-level key of rank i was read */
 };
+
+/*
+ * n bytes (8-byte aligned) from the event's arena. The first chunk is sized
+ * from the input so that a usual event needs one; a later chunk is at least
+ * twice the previous one. What is handed out is bounded by the input (each
+ * string costs its bytes plus a NUL, each entry at least two input bytes,
+ * and the node count is capped), so the arena is too.
+ */
+static void *
+arena_alloc(struct rd *r, size_t n)
+{
+	struct chunk *c = r->ev->arena;
+	size_t at;
+
+	n = (n + 7) & ~(size_t)7;
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = c ? 2 * c->cap : 6 * (size_t)(r->end - r->p) + 1024;
+
+		if (cap < n)
+			cap = n;
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = r->ev->arena;
+		r->ev->arena = c;
+	}
+	at = c->used;
+	c->used += n;
+	/* The header is 24 bytes, so offsets that are multiples of 8 stay
+	 * aligned for the pointers and 64-bit values stored there. */
+	return (char *)(c + 1) + at;
+}
 
 static char *
 arena_dup(struct rd *r, const char *s, size_t len)
 {
-	char *p = r->arena + r->used;
+	char *p = arena_alloc(r, len + 1);
 
+	if (p == NULL)
+		return NULL;
 	memcpy(p, s, len);
 	p[len] = '\0';
-	r->used += len + 1;
 	return p;
 }
 
@@ -1199,7 +1357,8 @@ static int
 rd_map(struct rd *r, struct val *out, uint64_t n, int depth, const struct field *f)
 {
 	const struct field *table = f != NULL && f->type == F_MAP ? f->sub : NULL;
-	uint64_t i;
+	uint64_t seen = 0, i;
+	unsigned hint = 0;
 	int rc;
 
 	out->type = T_MAP;
@@ -1211,32 +1370,64 @@ rd_map(struct rd *r, struct val *out, uint64_t n, int depth, const struct field 
 		return MM_ERR_PARSE;
 	if (n == 0)
 		return MM_OK;
-	out->u.m.m = calloc((size_t)n, sizeof(*out->u.m.m));
+	out->u.m.m = arena_alloc(r, (size_t)n * sizeof(*out->u.m.m));
 	if (out->u.m.m == NULL)
 		return MM_ERR_NOMEM;
 	out->u.m.cap = (size_t)n;
+	out->borrowed = 1;
 	for (i = 0; i < n; i++) {
 		const struct field *cf = NULL;
 		struct member *m;
 		unsigned rank = RANK_OTHER;
-		const char *k;
-		size_t klen;
+		const char *k, *key;
+		size_t klen, j;
 
-		if (rd_str(r, &k, &klen) != MM_OK || !key_ok(k, klen))
+		if (rd_str(r, &k, &klen) != MM_OK)
 			return MM_ERR_PARSE;
 		if (f == &root_f && i == 0 && !(klen == 1 && k[0] == 'v'))
 			return MM_ERR_PARSE;
-		if (n <= 32 && map_find(out, k, klen) != NULL)
-			return MM_ERR_PARSE;
 		if (table != NULL)
-			cf = field_find(table, k, klen, &rank);
-		rc = map_insert(&m, out, arena_dup(r, k, klen), klen, rank, 1);
-		if (rc != MM_OK)
+			cf = field_find_from(table, hint, k, klen, &rank);
+		if (cf != NULL) {
+			/* A schema key: valid by construction, a duplicate if
+			 * its entry was seen, and its name is the table's. */
+			if (seen & (1ull << rank))
+				return MM_ERR_PARSE;
+			seen |= 1ull << rank;
+			hint = rank + 1;
+			key = cf->name;
+		} else {
+			if (!key_ok(k, klen))
+				return MM_ERR_PARSE;
+			/* Entries are kept sorted by rank, so the other keys
+			 * are the tail: only those can be equal to this one. */
+			if (n <= 32)
+				for (j = out->u.m.n; j > 0 && out->u.m.m[j - 1].rank == RANK_OTHER;
+				     j--)
+					if (out->u.m.m[j - 1].klen == klen &&
+					    memcmp(out->u.m.m[j - 1].key, k, klen) == 0)
+						return MM_ERR_PARSE;
+			key = arena_dup(r, k, klen);
+			if (key == NULL)
+				return MM_ERR_NOMEM;
+		}
+		if (out->u.m.n == 0 || out->u.m.m[out->u.m.n - 1].rank <= rank) {
+			/* In schema order (the encoder's): append. */
+			m = &out->u.m.m[out->u.m.n++];
+			m->key = (char *)key;
+			m->klen = klen;
+			m->rank = rank;
+			m->key_borrowed = 1;
+			m->v.type = T_NIL;
+			m->v.borrowed = 0;
+		} else if ((rc = map_insert(&m, out, key, klen, rank, 1)) != MM_OK)
 			return rc;
 		rc = rd_val(r, &m->v, depth + 1, cf);
 		if (rc != MM_OK)
 			return rc;
 	}
+	if (f == &root_f)
+		r->root_seen = (unsigned)seen;
 	if (n > 32) {
 		rc = has_dup(out);
 		if (rc != 0)
@@ -1260,10 +1451,11 @@ rd_array(struct rd *r, struct val *out, uint64_t n, int depth, const struct fiel
 		return MM_ERR_PARSE;
 	if (n == 0)
 		return MM_OK;
-	out->u.a.v = calloc((size_t)n, sizeof(*out->u.a.v));
+	out->u.a.v = arena_alloc(r, (size_t)n * sizeof(*out->u.a.v));
 	if (out->u.a.v == NULL)
 		return MM_ERR_NOMEM;
 	out->u.a.cap = (size_t)n;
+	out->borrowed = 1;
 	for (i = 0; i < n; i++) {
 		struct val *e = &out->u.a.v[out->u.a.n++];
 
@@ -1314,6 +1506,8 @@ rd_val(struct rd *r, struct val *out, int depth, const struct field *f)
 		if (rd_str(r, &s, &len) != MM_OK || memchr(s, '\0', len) != NULL)
 			return MM_ERR_PARSE;
 		out->u.s.p = arena_dup(r, s, len);
+		if (out->u.s.p == NULL)
+			return MM_ERR_NOMEM;
 		out->u.s.len = len;
 		out->borrowed = 1;
 		out->type = T_STR;
@@ -1394,7 +1588,7 @@ mm_event_decode(struct mm_event **out, const void *data, size_t len)
 {
 	struct mm_event *ev = NULL;
 	struct rd r;
-	const struct val *v;
+	unsigned need;
 	int rc;
 
 	if (out == NULL)
@@ -1409,30 +1603,23 @@ mm_event_decode(struct mm_event **out, const void *data, size_t len)
 	ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return MM_ERR_NOMEM;
-	/* Each string takes its bytes plus a NUL and has a header of at least
-	 * one byte, so twice the input always suffices. */
-	ev->arena = malloc(2 * len);
-	if (ev->arena == NULL) {
-		rc = MM_ERR_NOMEM;
-		goto out;
-	}
 	r.p = data;
 	r.end = r.p + len;
 	r.nodes = 0;
-	r.arena = ev->arena;
-	r.used = 0;
+	r.ev = ev;
+	r.root_seen = 0;
 	rc = rd_val(&r, &ev->root, 1, &root_f);
 	if (rc != MM_OK)
 		goto out;
 	ev->nodes = r.nodes;
+	ev->all_arena = 1;
 	if (r.p != r.end) {
 		rc = MM_ERR_PARSE;
 		goto out;
 	}
 	/* The keys every event carries. Their types were checked on the way. */
-	v = lookup(ev, "v", NULL, NULL);
-	if (v == NULL || lookup(ev, "id", NULL, NULL) == NULL ||
-	    lookup(ev, "kind", NULL, NULL) == NULL || lookup(ev, "ts", NULL, NULL) == NULL) {
+	need = 1u << RANK_V | 1u << RANK_ID | 1u << RANK_KIND | 1u << RANK_TS;
+	if (ev->root.type != T_MAP || (r.root_seen & need) != need) {
 		rc = MM_ERR_PARSE;
 		goto out;
 	}
@@ -1446,23 +1633,55 @@ out:
 /* ---- text output ---- */
 
 /* Appends that remember the first failure, so that renderers need not
- * check every call. */
+ * check every call. The JSON renderer reserves room once per piece and then
+ * writes bytes straight into the buffer: one mm_buf call per string, not one
+ * per run of characters. */
 struct out {
 	struct mm_buf *b;
 	int rc;
 };
 
+/* Room for n more bytes: where to write them, or NULL once a reservation
+ * failed (the caller then writes nothing). */
+static uint8_t *
+room(struct out *o, size_t n)
+{
+	if (o->rc != MM_OK)
+		return NULL;
+	if (o->b->cap - o->b->len <= n) {
+		o->rc = mm_buf_reserve(o->b, n);
+		if (o->rc != MM_OK)
+			return NULL;
+	}
+	return o->b->data + o->b->len;
+}
+
 static void
 put_mem(struct out *o, const void *p, size_t n)
 {
-	if (o->rc == MM_OK)
-		o->rc = mm_buf_append(o->b, p, n);
+	uint8_t *d = room(o, n);
+
+	if (d == NULL)
+		return;
+	memcpy(d, p, n);
+	o->b->len += n;
 }
 
 static void
 put_s(struct out *o, const char *s)
 {
 	put_mem(o, s, strlen(s));
+}
+
+static void
+put_c(struct out *o, char c)
+{
+	uint8_t *d = room(o, 1);
+
+	if (d == NULL)
+		return;
+	*d = (uint8_t)c;
+	o->b->len++;
 }
 
 /*
@@ -1509,69 +1728,134 @@ utf8_len(const uint8_t *s, size_t n, size_t *bad)
 
 static const char fffd[] = "\xef\xbf\xbd";
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* 1 when none of the 8 bytes in w needs more than a copy in JSON: no
+ * control character, quote, backslash or non-ASCII byte. With every byte
+ * below 0x80, subtracting from a byte borrows into its top bit only when
+ * the byte was below the subtrahend (or a lower byte already borrowed,
+ * which needs such a byte too), so each test below is exact for "any". */
+static int
+plain8(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"'), bs = w ^ (ONES * '\\');
+
+	return ((w | (w - ONES * 0x20) | (q - ONES) | (bs - ONES)) & HIGHS) == 0;
+}
+
+/*
+ * A JSON string. Every input byte becomes at most 6 output bytes (a control
+ * character as \u00XX; a bad byte at most one 3-byte U+FFFD), so one
+ * reservation covers the whole string and the loop writes without checks.
+ * Printable ASCII, nearly everything an event holds, is copied as it is.
+ */
 static void
 put_json_str(struct out *o, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *s = (const uint8_t *)str;
-	size_t i = 0, run = 0;
+	uint8_t *d, *d0;
+	size_t i = 0;
 
-	put_mem(o, "\"", 1);
+	d0 = d = room(o, 6 * len + 2);
+	if (d == NULL)
+		return;
+	*d++ = '"';
 	while (i < len) {
 		size_t n, bad;
-		uint8_t c = s[i];
+		uint8_t c;
 
+		if (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (plain8(w)) {
+				memcpy(d, &w, 8);
+				d += 8;
+				i += 8;
+				continue;
+			}
+		}
+		c = s[i];
 		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			*d++ = c;
 			i++;
-			run++;
 			continue;
 		}
-		put_mem(o, s + i - run, run);
-		run = 0;
 		if (c < 0x80) {
-			char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
-
+			*d++ = '\\';
 			switch (c) {
 			case '"':
 			case '\\':
-				esc[1] = (char)c;
+				*d++ = c;
 				break;
 			case '\n':
-				esc[1] = 'n';
+				*d++ = 'n';
 				break;
 			case '\r':
-				esc[1] = 'r';
+				*d++ = 'r';
 				break;
 			case '\t':
-				esc[1] = 't';
+				*d++ = 't';
 				break;
 			case '\b':
-				esc[1] = 'b';
+				*d++ = 'b';
 				break;
 			case '\f':
-				esc[1] = 'f';
+				*d++ = 'f';
 				break;
 			default:
-				memcpy(esc + 1, "u00", 3);
-				esc[4] = hex[c >> 4];
-				esc[5] = hex[c & 15];
+				memcpy(d, "u00", 3);
+				d[3] = (uint8_t)hex[c >> 4];
+				d[4] = (uint8_t)hex[c & 15];
+				d += 5;
 				break;
 			}
-			put_s(o, esc);
 			i++;
 			continue;
 		}
 		n = utf8_len(s + i, len - i, &bad);
 		if (n == 0) {
-			put_mem(o, fffd, 3);
+			memcpy(d, fffd, 3);
+			d += 3;
 			i += bad;
 		} else {
-			put_mem(o, s + i, n);
+			memcpy(d, s + i, n);
+			d += n;
 			i += n;
 		}
 	}
-	put_mem(o, s + i - run, run);
-	put_mem(o, "\"", 1);
+	*d++ = '"';
+	o->b->len += (size_t)(d - d0);
+}
+
+/* Decimal digits of v at d (room for 20 bytes); returns their count. */
+static size_t
+fmt_i64(uint8_t *d, int64_t v)
+{
+	char tmp[20];
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, k = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		d[k++] = '-';
+	while (n > 0)
+		d[k++] = (uint8_t)tmp[--n];
+	return k;
+}
+
+static void
+put_i64(struct out *o, int64_t v)
+{
+	uint8_t *d = room(o, 20);
+
+	if (d != NULL)
+		o->b->len += fmt_i64(d, v);
 }
 
 /* Shortest text that reads back as the same double. */
@@ -1598,47 +1882,101 @@ fmt_double(char *out, size_t size, double d)
 		strcat(out, ".0");
 }
 
+/*
+ * A timestamp as a quoted RFC 3339 UTC string with microseconds. Events
+ * come in bursts from the same second, so the date and time part of the
+ * last second seen is kept (per thread) and only the fraction is written
+ * each time.
+ */
 static void
-fmt_rfc3339(char *out, size_t size, int64_t ns)
+put_rfc3339(struct out *o, int64_t ns)
 {
+	static _Thread_local int64_t cached_sec = INT64_MIN;
+	static _Thread_local char cached[24];
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
-	time_t t;
-	struct tm tm;
+	uint8_t *d;
+	int us, k;
 
 	if (frac < 0) {
 		frac += 1000000000;
 		sec--;
 	}
-	t = (time_t)sec;
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(out, size, "%lld", (long long)ns);
+	if (sec != cached_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		if (gmtime_r(&t, &tm) == NULL ||
+		    snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d",
+		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		             tm.tm_sec) != 19) {
+			/* Not a representable date: the number itself, quoted. */
+			d = room(o, 22);
+			if (d == NULL)
+				return;
+			d[0] = '"';
+			k = 1 + (int)fmt_i64(d + 1, ns);
+			d[k++] = '"';
+			o->b->len += (size_t)k;
+			return;
+		}
+		cached_sec = sec;
+	}
+	d = room(o, 29);
+	if (d == NULL)
+		return;
+	d[0] = '"';
+	memcpy(d + 1, cached, 19);
+	d[20] = '.';
+	us = (int)(frac / 1000);
+	for (k = 26; k >= 21; k--) {
+		d[k] = (uint8_t)('0' + us % 10);
+		us /= 10;
+	}
+	d[27] = 'Z';
+	d[28] = '"';
+	o->b->len += 29;
+}
+
+/* A key and its colon. Schema keys (a rank other than RANK_OTHER) are
+ * plain lower-case ASCII and need no escaping: copied in one go. */
+static void
+put_json_key(struct out *o, const struct member *m)
+{
+	uint8_t *d;
+
+	if (m->rank == RANK_OTHER) {
+		put_json_str(o, m->key, m->klen);
+		put_c(o, ':');
 		return;
 	}
-	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(frac / 1000));
+	d = room(o, m->klen + 3);
+	if (d == NULL)
+		return;
+	d[0] = '"';
+	memcpy(d + 1, m->key, m->klen);
+	d[m->klen + 1] = '"';
+	d[m->klen + 2] = ':';
+	o->b->len += m->klen + 3;
 }
 
 static void
-put_json_val(struct out *o, const struct val *v, int is_time)
+put_json_val(struct out *o, const struct val *v)
 {
 	char tmp[64];
 	size_t i;
 
 	switch (v->type) {
 	case T_NIL:
-		put_s(o, "null");
+		put_mem(o, "null", 4);
 		break;
 	case T_BOOL:
-		put_s(o, v->u.b ? "true" : "false");
+		if (v->u.b)
+			put_mem(o, "true", 4);
+		else
+			put_mem(o, "false", 5);
 		break;
 	case T_INT:
-		if (is_time) {
-			tmp[0] = '"';
-			fmt_rfc3339(tmp + 1, sizeof(tmp) - 2, v->u.i);
-			strcat(tmp, "\"");
-		} else
-			snprintf(tmp, sizeof(tmp), "%lld", (long long)v->u.i);
-		put_s(o, tmp);
+		put_i64(o, v->u.i);
 		break;
 	case T_DOUBLE:
 		fmt_double(tmp, sizeof(tmp), v->u.d);
@@ -1648,24 +1986,23 @@ put_json_val(struct out *o, const struct val *v, int is_time)
 		put_json_str(o, v->u.s.p, v->u.s.len);
 		break;
 	case T_ARRAY:
-		put_s(o, "[");
+		put_c(o, '[');
 		for (i = 0; i < v->u.a.n; i++) {
 			if (i)
-				put_s(o, ",");
-			put_json_val(o, &v->u.a.v[i], 0);
+				put_c(o, ',');
+			put_json_val(o, &v->u.a.v[i]);
 		}
-		put_s(o, "]");
+		put_c(o, ']');
 		break;
 	case T_MAP:
-		put_s(o, "{");
+		put_c(o, '{');
 		for (i = 0; i < v->u.m.n; i++) {
 			if (i)
-				put_s(o, ",");
-			put_json_str(o, v->u.m.m[i].key, v->u.m.m[i].klen);
-			put_s(o, ":");
-			put_json_val(o, &v->u.m.m[i].v, 0);
+				put_c(o, ',');
+			put_json_key(o, &v->u.m.m[i]);
+			put_json_val(o, &v->u.m.m[i].v);
 		}
-		put_s(o, "}");
+		put_c(o, '}');
 		break;
 	default:
 		break;
@@ -1681,21 +2018,20 @@ mm_event_to_json(const struct mm_event *ev, struct mm_buf *out)
 	if (ev == NULL || out == NULL)
 		return MM_ERR_INVAL;
 	start = out->len;
-	put_s(&o, "{\"v\":1");
+	put_mem(&o, "{\"v\":1", 6);
 	for (i = 0; i < ev->root.u.m.n; i++) {
 		const struct member *m = &ev->root.u.m.m[i];
-		int is_time;
 
 		if (is_v(m))
 			continue;
-		is_time = m->rank != RANK_OTHER && (strcmp(top_f[m->rank].name, "ts") == 0 ||
-		                                    strcmp(top_f[m->rank].name, "first_ts") == 0);
-		put_s(&o, ",");
-		put_json_str(&o, m->key, m->klen);
-		put_s(&o, ":");
-		put_json_val(&o, &m->v, is_time);
+		put_c(&o, ',');
+		put_json_key(&o, m);
+		if ((m->rank == RANK_TS || m->rank == RANK_FIRST_TS) && m->v.type == T_INT)
+			put_rfc3339(&o, m->v.u.i);
+		else
+			put_json_val(&o, &m->v);
 	}
-	put_s(&o, "}");
+	put_c(&o, '}');
 	if (o.rc != MM_OK)
 		out->len = start;
 	return o.rc;

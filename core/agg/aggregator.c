@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -230,6 +231,63 @@ feed_hot(struct agg *a)
 	}
 }
 
+/* Sinks that feed_hot will hand the group to, if the commit succeeds. */
+static int
+hot_takes(const struct agg *a, const struct sink_rt *s, int64_t now)
+{
+	return s->h != NULL && now >= s->retry_at && s->cursor + 1 == a->hot[0].seq;
+}
+
+struct commit_job {
+	struct mm_spool *spool;
+	int rc;
+};
+
+static void *
+commit_thread(void *arg)
+{
+	struct commit_job *j = arg;
+
+	j->rc = mm_spool_commit(j->spool);
+	return NULL;
+}
+
+/*
+ * Commit the group. The commit writes the WAL and waits for its fsync; the
+ * sinks' rendering of the same events (JSON for the file) does not depend on
+ * it, so it runs meanwhile on this thread while a short-lived thread commits.
+ * Nothing reaches a sink's output before the commit returned (the sinks only
+ * prepare), and the spool is touched by one thread at a time: this one does
+ * not use it until the join.
+ */
+static int
+commit_group(struct agg *a)
+{
+	struct commit_job j = {a->spool, MM_OK};
+	int64_t now = mm_agg_now_ms();
+	pthread_t th;
+	size_t k;
+	int any = 0;
+
+	if (!a->hot_off && a->nhot > 0 && a->hot[a->nhot - 1].seq - a->hot[0].seq + 1 == a->nhot)
+		for (k = 0; k < a->nsinks; k++)
+			any |= a->sinks[k].ops->prepare != NULL && hot_takes(a, &a->sinks[k], now);
+	if (!any || pthread_create(&th, NULL, commit_thread, &j) != 0)
+		return mm_spool_commit(a->spool);
+	for (k = 0; k < a->nsinks; k++) {
+		struct sink_rt *s = &a->sinks[k];
+
+		if (s->ops->prepare != NULL && hot_takes(a, s, now))
+			s->ops->prepare(s->h, a->hot, a->nhot);
+	}
+	pthread_join(th, NULL);
+	if (j.rc != MM_OK)
+		for (k = 0; k < a->nsinks; k++)
+			if (a->sinks[k].ops->prepare != NULL && a->sinks[k].h != NULL)
+				a->sinks[k].ops->prepare(a->sinks[k].h, NULL, 0);
+	return j.rc;
+}
+
 /* Validate one batch and store its good events (inside the transaction). */
 static int
 ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, int extra_frames)
@@ -385,7 +443,7 @@ ingest(struct agg *a)
 			rc = ingest_one(a, &a->pend[i], zmq_msg_data(&msgs[i]),
 			                zmq_msg_size(&msgs[i]), a->pend[i].status);
 		if (rc == MM_OK)
-			rc = mm_spool_commit(a->spool);
+			rc = commit_group(a);
 		else
 			mm_spool_rollback(a->spool);
 	}

@@ -42,6 +42,12 @@ struct mm_sink_ops {
 	 * NULL. */
 	int (*checkpoint)(void *sink, int64_t *pos);
 	void (*close)(void *sink);
+	/* May be NULL. Get ready to write this batch (render it) while the
+	 * spool commits it: nothing may reach the output before write(). The
+	 * next write() of the same events (same array, first seq and count)
+	 * uses the result; any other write() ignores it. n == 0 drops it (the
+	 * commit failed, and sequence numbers will be handed out again). */
+	int (*prepare)(void *sink, const struct mm_sink_event *evs, size_t n);
 };
 
 extern const struct mm_sink_ops mm_sink_file_ops;

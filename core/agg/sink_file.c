@@ -36,7 +36,45 @@ struct file_sink {
 	int64_t size, rotate_bytes;
 	int keep, fsync;
 	struct mm_buf line;
+	/* line holds this batch already rendered by file_prepare(). */
+	const struct mm_sink_event *prep_evs;
+	uint64_t prep_seq;
+	size_t prep_n;
 };
+
+static int
+render(struct file_sink *f, const struct mm_sink_event *evs, size_t n)
+{
+	size_t i;
+	int rc;
+
+	mm_buf_reset(&f->line);
+	for (i = 0; i < n; i++) {
+		if ((rc = mm_event_to_json(evs[i].ev, &f->line)) != MM_OK)
+			return rc;
+		if ((rc = mm_buf_putc(&f->line, '\n')) != MM_OK)
+			return rc;
+	}
+	return MM_OK;
+}
+
+/* Render ahead, while the aggregator waits for the spool's commit. */
+static int
+file_prepare(void *sink, const struct mm_sink_event *evs, size_t n)
+{
+	struct file_sink *f = sink;
+	int rc;
+
+	f->prep_evs = NULL;
+	if (n == 0)
+		return MM_OK;
+	if ((rc = render(f, evs, n)) != MM_OK)
+		return rc;
+	f->prep_evs = evs;
+	f->prep_seq = evs[0].seq;
+	f->prep_n = n;
+	return MM_OK;
+}
 
 static int
 write_all(int fd, const uint8_t *p, size_t n)
@@ -127,18 +165,16 @@ static int
 file_write(void *sink, const struct mm_sink_event *evs, size_t n, int64_t *pos)
 {
 	struct file_sink *f = sink;
-	size_t i;
+	int prepared = f->prep_evs != NULL && f->prep_evs == evs && n > 0 && f->prep_n == n &&
+	               f->prep_seq == evs[0].seq;
 	int rc;
 
+	f->prep_evs = NULL;
 	if (f->fd < 0 && (rc = open_file(f, -1)) != MM_OK)
 		return rc;
-	mm_buf_reset(&f->line);
-	for (i = 0; i < n; i++) {
-		if ((rc = mm_event_to_json(evs[i].ev, &f->line)) != MM_OK)
-			return rc;
-		if ((rc = mm_buf_putc(&f->line, '\n')) != MM_OK)
-			return rc;
-	}
+	/* One write() per batch: every line goes into one buffer first. */
+	if (!prepared && (rc = render(f, evs, n)) != MM_OK)
+		return rc;
 	if ((rc = write_all(f->fd, f->line.data, f->line.len)) != MM_OK) {
 		/* A partial batch would be written twice after the retry:
 		 * cut back to where the batch started. */
@@ -208,5 +244,5 @@ file_close(void *sink)
 const struct mm_sink_ops mm_sink_file_ops = {
         "file",          file_keys,  sizeof(file_keys) / sizeof(file_keys[0]),
         file_open,       file_write, file_sync,
-        file_checkpoint, file_close,
+        file_checkpoint, file_close, file_prepare,
 };

@@ -30,6 +30,7 @@
 #define REC_HDR 12             /* u32 len, u32 crc, u8 kind, u8 sev, u8 flags, u8 0 */
 #define REC_SKIPPED 1          /* flags: damaged, counted at start-up */
 #define ID_BYTES 16
+#define PREFETCH_AHEAD 8 /* dedup slots fetched this many events ahead */
 
 /* Dedup set: open addressing over the 16 id bytes. An entry is live while
  * its seq is inside [low, next_seq) of the spool; entries of pruned rows
@@ -57,6 +58,7 @@ struct mm_spool {
 	int wal_frames; /* pages in the WAL after the last commit */
 	struct idset ids;
 	struct mm_buf data, idbuf;
+	struct mm_buf parsed; /* the ids of the batch being stored, as bytes */
 };
 
 static const char SCHEMA[] =
@@ -860,6 +862,7 @@ mm_spool_close(struct mm_spool *s)
 	free(s->ids.t);
 	mm_buf_free(&s->data);
 	mm_buf_free(&s->idbuf);
+	mm_buf_free(&s->parsed);
 	free(s->path);
 	free(s);
 }
@@ -1016,13 +1019,29 @@ mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t
 		return MM_ERR_TOOBIG;
 	mm_buf_reset(&s->data);
 	mm_buf_reset(&s->idbuf);
+	/* All ids first: a bad one then stops the batch before anything is
+	 * added, and the dedup slots can be fetched ahead (the set is larger
+	 * than the caches, and each lookup is a miss otherwise). */
+	mm_buf_reset(&s->parsed);
+	if (mm_buf_reserve(&s->parsed, n * ID_BYTES) != MM_OK)
+		return MM_ERR_NOMEM;
+	for (i = 0; i < n; i++)
+		if (id_parse(s->parsed.data + i * ID_BYTES, items[i].id) != MM_OK ||
+		    items[i].len > UINT32_MAX - REC_HDR)
+			return MM_ERR_PARSE;
 	for (i = 0; i < n; i++) {
 		const struct mm_spool_item *it = &items[i];
 
 		if (dup)
 			dup[i] = 0;
-		if (id_parse(id, it->id) != MM_OK || it->len > UINT32_MAX - REC_HDR)
-			return MM_ERR_PARSE;
+#if defined(__GNUC__)
+		if (i + PREFETCH_AHEAD < n && s->ids.cap > 0)
+			__builtin_prefetch(
+			        &s->ids.t[id_hash(&s->ids, s->parsed.data + (i + PREFETCH_AHEAD) *
+			                                                            ID_BYTES) &
+			                  (s->ids.cap - 1)]);
+#endif
+		memcpy(id, s->parsed.data + i * ID_BYTES, ID_BYTES);
 		/* next_seq moves with each stored event so that the ids added
 		 * here count as live for the rest of the batch. */
 		rc = idset_check_add(s, id, seq + k);
