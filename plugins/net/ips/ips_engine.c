@@ -130,6 +130,10 @@ struct compiled {
 	 * rule indexes. */
 	struct ips_ac *ac[NAC];
 	uint32_t npat[NAC];
+	/* Port groups of the TCP and UDP payload automata, indexed like
+	 * pg[pc * 2 + dir]; NULL when no port has enough rules or the
+	 * automaton is not Hyperscan. */
+	struct pgroup *pg[4];
 	uint32_t nnofp; /* rules without a fast pattern */
 	/* Candidates of the current packet: a bitmap by rule index, so they
 	 * come out in rule order without sorting, and the range of words
@@ -138,6 +142,29 @@ struct compiled {
 	uint32_t nwords, lo, hi, nofp_lo, nofp_hi;
 	uint32_t *cand;
 	uint32_t ncand;
+};
+
+/* Port groups split a TCP or UDP payload automaton by service port: many
+ * rules list one side's ports (25, 445, ...), and a packet can match only
+ * the rules of its own ports plus the rules for any port. Service port P
+ * has group map[P] - 1, whose automaton ac[] holds the patterns of the
+ * rules whose listed ports are all service ports and include P, plus
+ * every pattern of a rule that is not restricted that way (which alone
+ * make up `any`). A packet with one service port scans that port's
+ * automaton, with none the `any` one, with two different ones the whole
+ * automaton of its class and direction: always a superset of the rules
+ * its ports allow, so results do not change. */
+#define PG_MAX 16       /* service ports per class and direction */
+#define PG_MIN_RULES 6  /* rules a port needs to get its own automaton */
+#define PG_RULE_PORTS 8 /* a rule listing more ports counts as any port */
+
+struct pgroup {
+	uint8_t map[65536]; /* port -> group + 1, 0: not a service port */
+	uint32_t n;
+	struct ips_ac *ac[PG_MAX];
+	uint32_t npat[PG_MAX];
+	struct ips_ac *any;
+	uint32_t nany;
 };
 
 static inline void
@@ -446,6 +473,17 @@ ipidx_lookup(struct compiled *c, const struct ipidx *x, const struct mm_addr *a)
 }
 
 static void
+pgroup_free(struct pgroup *g)
+{
+	if (g == NULL)
+		return;
+	for (uint32_t i = 0; i < g->n; i++)
+		ips_ac_free(g->ac[i]);
+	ips_ac_free(g->any);
+	free(g);
+}
+
+static void
 compiled_free(struct compiled *c)
 {
 	int b;
@@ -461,6 +499,8 @@ compiled_free(struct compiled *c)
 	free(c->px);
 	for (b = 0; b < NAC; b++)
 		ips_ac_free(c->ac[b]);
+	for (b = 0; b < 4; b++)
+		pgroup_free(c->pg[b]);
 	free(c->cbits);
 	free(c->nofp_bits);
 	free(c->cand);
@@ -524,6 +564,131 @@ rule_in_group(const struct ips_rule *r, int pc, int dir)
 	default:
 		return pc == PC_OTHER;
 	}
+}
+
+/* The side of r whose listed ports restrict it to at most PG_RULE_PORTS
+ * ports, or NULL when r can see any port (verify() matches a listed side
+ * only against its inclusions, so exclusions only narrow it further). */
+static const struct ips_portset *
+rule_ports(const struct ips_rule *r)
+{
+	const struct ips_portset *best = NULL;
+	uint32_t bestn = PG_RULE_PORTS + 1;
+
+	if (r->bidir)
+		return NULL;
+	for (int side = 0; side < 2; side++) {
+		const struct ips_portset *ps = side ? &r->dp : &r->sp;
+		uint32_t n = 0;
+		if (ps->any || ps->ninc == 0)
+			continue;
+		for (size_t k = 0; k < ps->ninc && n <= PG_RULE_PORTS; k++)
+			n += (uint32_t)ps->inc[k].hi - ps->inc[k].lo + 1;
+		if (n < bestn) {
+			best = ps;
+			bestn = n;
+		}
+	}
+	return best;
+}
+
+static int
+pkt_rule_in(const struct ips_rule *r, int pc, int dir)
+{
+	return r->fp >= 0 && r->opts[r->fp].buf == IPS_BUF_PKT && rule_in_group(r, pc, dir);
+}
+
+/* Whether every port rule_ports() gives for r is a service port of g. */
+static int
+pgroup_covers(const struct pgroup *g, const struct ips_portset *ps)
+{
+	for (size_t k = 0; k < ps->ninc; k++)
+		for (uint32_t port = ps->inc[k].lo; port <= ps->inc[k].hi; port++)
+			if (g->map[port] == 0)
+				return 0;
+	return 1;
+}
+
+static int
+pgroup_build(struct pgroup **out, const struct ips_ruleset *rs, int pc, int dir)
+{
+	uint32_t *cnt = calloc(65536, sizeof(*cnt));
+	struct pgroup *g = calloc(1, sizeof(*g));
+	int rc = MM_ERR_NOMEM;
+	size_t i;
+
+	*out = NULL;
+	if (cnt == NULL || g == NULL)
+		goto out;
+	for (i = 0; i < rs->n; i++) {
+		const struct ips_rule *r = rs->rules[i];
+		const struct ips_portset *ps;
+		if (!pkt_rule_in(r, pc, dir) || (ps = rule_ports(r)) == NULL)
+			continue;
+		for (size_t k = 0; k < ps->ninc; k++)
+			for (uint32_t port = ps->inc[k].lo; port <= ps->inc[k].hi; port++)
+				cnt[port]++;
+	}
+	/* The ports with the most rules, in order. */
+	while (g->n < PG_MAX) {
+		uint32_t best = 0;
+		for (uint32_t port = 1; port < 65536; port++)
+			if (cnt[port] > cnt[best])
+				best = port;
+		if (cnt[best] < PG_MIN_RULES)
+			break;
+		cnt[best] = 0;
+		g->map[best] = (uint8_t)++g->n;
+	}
+	if (g->n == 0) {
+		rc = MM_OK;
+		goto out;
+	}
+	for (uint32_t k = 0; k < g->n; k++)
+		if ((rc = ips_ac_new(&g->ac[k])) != MM_OK)
+			goto out;
+	if ((rc = ips_ac_new(&g->any)) != MM_OK)
+		goto out;
+	for (i = 0; i < rs->n; i++) {
+		const struct ips_rule *r = rs->rules[i];
+		const struct ips_opt *o;
+		const struct ips_portset *ps;
+		if (!pkt_rule_in(r, pc, dir))
+			continue;
+		o = &r->opts[r->fp];
+		ps = rule_ports(r);
+		if (ps != NULL && pgroup_covers(g, ps)) {
+			for (size_t k = 0; k < ps->ninc; k++)
+				for (uint32_t port = ps->inc[k].lo; port <= ps->inc[k].hi; port++) {
+					uint32_t j = g->map[port] - 1u;
+					if ((rc = ips_ac_add(g->ac[j], o->pat, o->len,
+					                     (uint32_t)i)) != MM_OK)
+						goto out;
+					g->npat[j]++;
+				}
+			continue;
+		}
+		if ((rc = ips_ac_add(g->any, o->pat, o->len, (uint32_t)i)) != MM_OK)
+			goto out;
+		g->nany++;
+		for (uint32_t k = 0; k < g->n; k++) {
+			if ((rc = ips_ac_add(g->ac[k], o->pat, o->len, (uint32_t)i)) != MM_OK)
+				goto out;
+			g->npat[k]++;
+		}
+	}
+	for (uint32_t k = 0; k < g->n; k++)
+		if ((rc = ips_ac_build(g->ac[k])) != MM_OK)
+			goto out;
+	if ((rc = ips_ac_build(g->any)) != MM_OK)
+		goto out;
+	*out = g;
+	g = NULL;
+	rc = MM_OK;
+out:
+	free(cnt);
+	pgroup_free(g);
+	return rc;
 }
 
 int
@@ -621,6 +786,16 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 	for (b = 0; b < NAC; b++)
 		if ((rc = ips_ac_build(c->ac[b])) != MM_OK)
 			goto fail;
+	/* Port groups pay off with Hyperscan, whose scan cost grows with the
+	 * pattern set; the in-house automaton walks a byte at a time whatever
+	 * the set, so there they would only cost memory. */
+	for (b = 0; b < 4; b++) {
+		int a = pkt_ac(b / 2, b % 2);
+		if (strcmp(ips_ac_backend(c->ac[a]), "hyperscan") != 0)
+			continue;
+		if ((rc = pgroup_build(&c->pg[b], rs, b / 2, b % 2)) != MM_OK)
+			goto fail;
+	}
 	/* Flow state of the old rules refers to old flowbit numbers: the
 	 * table keeps its flows, each gets fresh bits on its next packet. */
 	compiled_free(e->c);
@@ -1466,15 +1641,30 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 	/* Prefilter: candidates from every buffer, plus rules without one. */
 	c->ncand = 0;
 	for (b = 0; b < IPS_BUF__COUNT; b++) {
-		int a = b;
-		if (b == IPS_BUF_PKT)
-			a = pkt_ac(p->ip_proto == 6    ? PC_TCP
-			           : p->ip_proto == 17 ? PC_UDP
-			                               : PC_OTHER,
-			           dir == MM_FLOW_TO_CLIENT);
-		if (x.buf[b] == NULL || x.len[b] == 0 || c->npat[a] == 0)
+		struct ips_ac *m = c->ac[b];
+		uint32_t n = c->npat[b];
+		if (x.buf[b] == NULL || x.len[b] == 0)
 			continue;
-		ips_ac_scan(c->ac[a], x.buf[b], x.len[b], ac_hit, c);
+		if (b == IPS_BUF_PKT) {
+			int pc = p->ip_proto == 6 ? PC_TCP : p->ip_proto == 17 ? PC_UDP : PC_OTHER;
+			int d = dir == MM_FLOW_TO_CLIENT;
+			const struct pgroup *g = pc != PC_OTHER ? c->pg[pc * 2 + d] : NULL;
+			int a = pkt_ac(pc, d);
+			m = c->ac[a];
+			n = c->npat[a];
+			if (g != NULL) {
+				unsigned gs = g->map[p->sport], gd = g->map[p->dport];
+				/* Two different service ports: the whole set. */
+				if (!(gs && gd && gs != gd)) {
+					unsigned k = gs ? gs : gd;
+					m = k ? g->ac[k - 1] : g->any;
+					n = k ? g->npat[k - 1] : g->nany;
+				}
+			}
+		}
+		if (n == 0)
+			continue;
+		ips_ac_scan(m, x.buf[b], x.len[b], ac_hit, c);
 	}
 	ipidx_lookup(c, &c->ipx[0], &p->src);
 	ipidx_lookup(c, &c->ipx[1], &p->dst);

@@ -36,6 +36,10 @@ struct ips_scan {
 	struct track *src, *dst; /* lists; bounded by max_sources */
 	uint32_t nsrc, ndst;
 	uint64_t dropped;
+	/* No track goes quiet before this time (a lower bound: the earliest
+	 * last_ns + window), so a tick before it has nothing to judge and
+	 * skips walking the lists. */
+	uint64_t due;
 };
 
 int
@@ -57,6 +61,7 @@ ips_scan_new(struct ips_scan **out, const struct ips_scan_opts *opts)
 		s->o.window_s = 90;
 	if (!s->o.max_sources)
 		s->o.max_sources = 4096;
+	s->due = UINT64_MAX;
 	*out = s;
 	return MM_OK;
 }
@@ -172,8 +177,18 @@ add_peer(struct track *t, const struct mm_addr *a)
 	t->peers[t->npeers++] = *a;
 }
 
+/* When t goes quiet: sweep_list() ends it once now_ns passes this. */
+static uint64_t
+deadline(const struct ips_scan *s, const struct track *t)
+{
+	uint64_t win = (uint64_t)s->o.window_s * 1000000000ull;
+
+	return t->last_ns > UINT64_MAX - win ? UINT64_MAX : t->last_ns + win;
+}
+
 static void
-update(struct track *t, const struct mm_flow *f, const struct mm_addr *peer, int rejected)
+update(struct ips_scan *s, struct track *t, const struct mm_flow *f, const struct mm_addr *peer,
+       int rejected)
 {
 	if (t->attempts == 0)
 		t->first_ns = f->first_ns;
@@ -186,6 +201,8 @@ update(struct track *t, const struct mm_flow *f, const struct mm_addr *peer, int
 	t->proto = f->proto;
 	add_port(t, f->srv_port);
 	add_peer(t, peer);
+	if (deadline(s, t) < s->due)
+		s->due = deadline(s, t);
 }
 
 void
@@ -203,9 +220,9 @@ ips_scan_attempt(struct ips_scan *s, const struct mm_flow *f, int rejected, ips_
 	/* A new attempt after a quiet window starts a new episode. */
 	ips_scan_tick(s, f->first_ns, 0, cb, user);
 	if ((t = get_track(s, &s->src, &s->nsrc, &f->cli)) != NULL)
-		update(t, f, &f->srv, rejected);
+		update(s, t, f, &f->srv, rejected);
 	if ((t = get_track(s, &s->dst, &s->ndst, &f->srv)) != NULL)
-		update(t, f, &f->cli, rejected);
+		update(s, t, f, &f->cli, rejected);
 }
 
 static void
@@ -280,6 +297,8 @@ sweep_list(struct ips_scan *s, struct track **list, uint32_t *n, uint64_t now_ns
 				judge(s, t, is_src, cb, user);
 			track_free(t);
 		} else {
+			if (deadline(s, t) < s->due)
+				s->due = deadline(s, t);
 			pp = &t->next;
 		}
 	}
@@ -288,8 +307,9 @@ sweep_list(struct ips_scan *s, struct track **list, uint32_t *n, uint64_t now_ns
 void
 ips_scan_tick(struct ips_scan *s, uint64_t now_ns, int final, ips_alert_cb cb, void *user)
 {
-	if (s == NULL)
+	if (s == NULL || (!final && now_ns <= s->due))
 		return;
+	s->due = UINT64_MAX;
 	sweep_list(s, &s->src, &s->nsrc, now_ns, final, 1, cb, user);
 	sweep_list(s, &s->dst, &s->ndst, now_ns, final, 0, cb, user);
 }
