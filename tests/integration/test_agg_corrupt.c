@@ -147,11 +147,17 @@ START_TEST(test_truncated_file_is_salvaged)
 	lost = agg_stat(&e, "drops.unreadable_events");
 	corrupt = agg_stat(&e, "drops.corrupt_skipped");
 	ck_assert_int_ge(agg_stat(&e, "drops.unreadable_ranges") + corrupt, 1);
-	ck_assert_uint_gt(alerts, N / 10);
 	ck_assert_uint_lt(alerts, N);
-	/* What was delivered plus what was reported lost covers the spool
-	 * up to the last readable record. */
-	ck_assert_int_ge((int64_t)alerts + lost + corrupt, agg_stat(&e, "spool.last_seq") / 2);
+	/* How much survives depends on which pages the cut and the flipped
+	 * bytes land on, and that follows the batch layout, which follows
+	 * timing: when an interior page of SQLite's tree is hit, every row
+	 * below it is unreadable and its event count unknown (docs/aggregator.md).
+	 * What must always hold: the aggregator starts on the damaged file,
+	 * says what it skipped, delivers only original events and each once
+	 * (checked in deliver_and_count), and raises a health event. The
+	 * record-level case, where everything but the damaged record is
+	 * delivered, is test_flipped_bytes_skip_one_record. */
+	(void)lost;
 	ck_assert_int_ge(agg_stat(&e, "health_events"), 1);
 	agg_idset_free(seen);
 	agg_env_cleanup(&e);
