@@ -341,12 +341,7 @@ api_capture_open(struct mm_ctx *ctx, const struct mm_capture_opts *opts, mm_pack
 		 * packet module can be demonstrated or tested without a network;
 		 * a relative PATH is below the data directory. */
 		if (o.interface && strncmp(o.interface, "file:", 5) == 0) {
-			const char *f = o.interface + 5;
-			if (f[0] == '/')
-				mm_strlcpy(path, f, sizeof(path));
-			else
-				snprintf(path, sizeof(path), "%.2000s/%.2000s", m->host->data_dir,
-				         f);
+			mm_data_path(ctx, path, sizeof(path), o.interface + 5);
 			o.file = path;
 			o.interface = NULL;
 		} else if (o.interface == NULL && o.file == NULL) {

@@ -144,6 +144,34 @@ START_TEST(scan_in_child_matches_in_process)
 }
 END_TEST
 
+static const char *
+fixed_data_dir(struct mm_ctx *ctx)
+{
+	(void)ctx;
+	return "/usr/share/mimamori";
+}
+
+START_TEST(data_path_resolves_relative_only)
+{
+	struct mm_host_api api;
+	struct mm_ctx ctx;
+	char out[64], tiny[8];
+
+	memset(&api, 0, sizeof(api));
+	api.data_dir = fixed_data_dir;
+	ctx.api = &api;
+	ctx.data = NULL;
+	ck_assert_int_eq(mm_data_path(&ctx, out, sizeof(out), "ips/rules/a.rules"), MM_OK);
+	ck_assert_str_eq(out, "/usr/share/mimamori/ips/rules/a.rules");
+	ck_assert_int_eq(mm_data_path(&ctx, out, sizeof(out), "/etc/x.rules"), MM_OK);
+	ck_assert_str_eq(out, "/etc/x.rules");
+	ck_assert_int_eq(mm_data_path(&ctx, out, sizeof(out), ""), MM_OK);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(mm_data_path(&ctx, tiny, sizeof(tiny), "demo/x.pcap"), MM_ERR_TOOBIG);
+	ck_assert_uint_eq(strlen(tiny), sizeof(tiny) - 1);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -156,6 +184,7 @@ suite(void)
 	tcase_add_test(tc, loads_good_plugin_and_describes_it);
 	tcase_add_test(tc, probe_encoding_round_trip_and_damage);
 	tcase_add_test(tc, scan_in_child_matches_in_process);
+	tcase_add_test(tc, data_path_resolves_relative_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -68,14 +68,7 @@ static const struct mm_cfg_key config_keys[] = {
 static void
 data_path(struct mm_ctx *ctx, char *out, size_t outlen, const char *key)
 {
-	const char *v = mm_cfg_str(ctx, key);
-
-	if (v == NULL)
-		v = "";
-	if (v[0] == '/' || v[0] == '\0')
-		snprintf(out, outlen, "%s", v);
-	else
-		snprintf(out, outlen, "%s/%s", ctx->api->data_dir(ctx), v);
+	mm_data_path(ctx, out, outlen, mm_cfg_str(ctx, key));
 }
 
 static int64_t

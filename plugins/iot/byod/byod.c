@@ -246,15 +246,6 @@ load_list(struct mm_ctx *ctx, struct byod_config *cfg, const char *key, const ch
 	return MM_OK;
 }
 
-static void
-data_path(struct mm_ctx *ctx, char *out, size_t outsz, const char *path)
-{
-	if (path[0] == '/')
-		snprintf(out, outsz, "%s", path);
-	else
-		snprintf(out, outsz, "%s/%s", ctx->api->data_dir(ctx), path);
-}
-
 static int
 byod_init(struct mm_ctx *ctx)
 {
@@ -293,7 +284,7 @@ byod_init(struct mm_ctx *ctx)
 
 	n = ctx->api->cfg_list_count(ctx, "oui_files");
 	for (i = 0; i < n && oui == NULL; i++) {
-		data_path(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "oui_files", i));
+		mm_data_path(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "oui_files", i));
 		if (byod_oui_load(&oui, path, 200000) == MM_OK)
 			mm_log(ctx, MM_LOG_INFO, "OUI list %s: %zu vendors", path,
 			       byod_oui_count(oui));
@@ -302,15 +293,15 @@ byod_init(struct mm_ctx *ctx)
 		mm_log(ctx, MM_LOG_WARN, "no OUI list could be read: vendors stay empty");
 	n = ctx->api->cfg_list_count(ctx, "fingerprint_files");
 	for (i = 0; i < n; i++) {
-		data_path(ctx, path, sizeof(path),
-		          ctx->api->cfg_list_at(ctx, "fingerprint_files", i));
+		mm_data_path(ctx, path, sizeof(path),
+		             ctx->api->cfg_list_at(ctx, "fingerprint_files", i));
 		rc = byod_fp_load(&fp, path, 100000);
 		if (rc != MM_OK)
 			mm_log(ctx, MM_LOG_WARN, "fingerprints %s: %s", path, mm_strerror(rc));
 	}
 	s = mm_cfg_str(ctx, "prads_fingerprint_file");
 	if (s != NULL && s[0] != '\0') {
-		data_path(ctx, path, sizeof(path), s);
+		mm_data_path(ctx, path, sizeof(path), s);
 		rc = byod_fp_load_prads(&fp, path, 100000);
 		if (rc != MM_OK)
 			mm_log(ctx, MM_LOG_WARN, "prads fingerprints %s: %s", path,

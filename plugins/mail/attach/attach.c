@@ -145,14 +145,10 @@ resolve(struct mm_ctx *ctx, const char *key, size_t *n)
 	size_t c;
 	const char **v = cfg_list(ctx, key, &c);
 	char **r = calloc(c + 1, sizeof(*r));
-	const char *dd = ctx->api->data_dir(ctx);
 	*n = 0;
 	for (size_t i = 0; r != NULL && v != NULL && i < c; i++) {
 		char buf[PATH_MAX];
-		if (v[i][0] == '/' || dd == NULL)
-			snprintf(buf, sizeof(buf), "%s", v[i]);
-		else
-			snprintf(buf, sizeof(buf), "%s/%s", dd, v[i]);
+		mm_data_path(ctx, buf, sizeof(buf), v[i]);
 		r[*n] = strdup(buf);
 		if (r[*n] != NULL)
 			(*n)++;

@@ -68,15 +68,6 @@ static const struct mm_cfg_key keys[] = {
         {NULL, 0, NULL, 0, 0, 0, NULL}};
 
 static void
-resolve(struct mm_ctx *ctx, char *out, size_t len, const char *p)
-{
-	if (p[0] == '/')
-		snprintf(out, len, "%s", p);
-	else
-		snprintf(out, len, "%s/%s", ctx->api->data_dir(ctx), p);
-}
-
-static void
 on_alert(void *user, const struct ips_alert *a)
 {
 	struct mm_ctx *ctx = user;
@@ -218,14 +209,14 @@ load_rules(struct mm_ctx *ctx, const struct ips_vars *vp)
 		goto fail;
 	ips_ruleset_default_classes(rs);
 	if (cls && *cls) {
-		resolve(ctx, path, sizeof(path), cls);
+		mm_data_path(ctx, path, sizeof(path), cls);
 		if (ips_ruleset_load_classes(rs, path) != MM_OK)
 			mm_log(ctx, MM_LOG_WARN, "classification %s not readable, using built-in",
 			       path);
 	}
 	n = ctx->api->cfg_list_count(ctx, "rules");
 	for (i = 0; i < n; i++) {
-		resolve(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "rules", i));
+		mm_data_path(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "rules", i));
 		rc = ips_ruleset_load_file(rs, vp, path);
 		if (rc != MM_OK) {
 			mm_log(ctx, MM_LOG_ERROR, "rules %s: %s", path, mm_strerror(rc));
@@ -253,12 +244,12 @@ load_rep(struct mm_ctx *ctx)
 	if (ips_rep_new(&rep) != MM_OK)
 		return NULL;
 	if (cats && *cats) {
-		resolve(ctx, path, sizeof(path), cats);
+		mm_data_path(ctx, path, sizeof(path), cats);
 		ips_rep_load_categories(rep, path);
 	}
 	for (i = 0; i < n; i++) {
 		int rc;
-		resolve(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "reputation", i));
+		mm_data_path(ctx, path, sizeof(path), ctx->api->cfg_list_at(ctx, "reputation", i));
 		rc = ips_rep_load_file(rep, path, "malware", &bad);
 		if (rc != MM_OK) {
 			mm_log(ctx, MM_LOG_ERROR, "reputation %s: %s", path, mm_strerror(rc));
@@ -298,7 +289,7 @@ load_all(struct mm_ctx *ctx, struct ips_engine *eng)
 	}
 	if (thr && *thr) {
 		char path[4096], err[512];
-		resolve(ctx, path, sizeof(path), thr);
+		mm_data_path(ctx, path, sizeof(path), thr);
 		rc = ips_engine_load_thresholds_vars(eng, path, &v, err, sizeof(err));
 		if (rc != MM_OK) {
 			mm_log(ctx, MM_LOG_ERROR, "%s", err);

@@ -154,10 +154,7 @@ hello_start(struct mm_ctx *ctx)
 		opts.interface = iface;
 		opts.promisc = 1;
 	} else if (pcap && *pcap) {
-		if (pcap[0] == '/')
-			snprintf(path, sizeof(path), "%s", pcap);
-		else
-			snprintf(path, sizeof(path), "%s/%s", ctx->api->data_dir(ctx), pcap);
+		mm_data_path(ctx, path, sizeof(path), pcap);
 		opts.file = path;
 	}
 	opts.bpf = bpf && *bpf ? bpf : NULL;

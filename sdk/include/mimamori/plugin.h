@@ -255,6 +255,14 @@ MM_PLUGIN_EXPORT const struct mm_plugin *mm_plugin_entry(void);
 typedef const struct mm_plugin *(*mm_plugin_entry_fn)(void);
 #define MM_PLUGIN_ENTRY_SYMBOL "mm_plugin_entry"
 
+/**
+ * Resolve a configured path: absolute and empty paths are copied as they
+ * are, a relative one is taken below the data directory
+ * (ctx->api->data_dir). Returns MM_OK, or MM_ERR_TOOBIG when out (n bytes)
+ * is too small (out then holds a truncated path).
+ */
+int mm_data_path(struct mm_ctx *ctx, char *out, size_t n, const char *path);
+
 /* Convenience wrappers over ctx->api. */
 
 /** True if the host's table is large enough to contain member m. */
