@@ -15,6 +15,7 @@
 
 #include "byod.h"
 #include "pcap_walk.h"
+#include "tcpdump_ap.h"
 
 #define MAX_FINDINGS 512
 
@@ -389,53 +390,15 @@ static const char *const wifi_files[] = {
         "tcpdump-tests/ieee802.11_tim_ie_oobr.pcap",
 };
 
-struct exp_ap {
-	char bssid[18];
-	char ssid[80];
-	int channel;
-	int privacy;
-};
-
 START_TEST(test_ap_table_matches_tcpdump)
 {
 	struct byod_config cfg;
 	struct byod *b;
 	struct exp_ap ex[64];
 	int n_ex = 0, matched = 0;
-	char path[4200], line[2048];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s.tcpdump-e.txt", test_data(wifi_files[_i]));
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *bs = strstr(line, "BSSID:"), *fr, *o, *c;
-		struct exp_ap *e = NULL;
-		if (bs == NULL)
-			continue;
-		fr = strstr(line, "Beacon (");
-		if (fr == NULL)
-			fr = strstr(line, "Probe Response (");
-		if (fr == NULL)
-			continue;
-		o = strchr(fr, '(');
-		c = strstr(o, ") [");
-		if (c == NULL || c == o + 1)
-			continue;
-		for (int i = 0; i < n_ex; i++)
-			if (strncmp(ex[i].bssid, bs + 6, 17) == 0)
-				e = &ex[i];
-		if (e == NULL) {
-			ck_assert_int_lt(n_ex, 64);
-			e = &ex[n_ex++];
-			memset(e, 0, sizeof(*e));
-			memcpy(e->bssid, bs + 6, 17);
-		}
-		snprintf(e->ssid, sizeof(e->ssid), "%.*s", (int)(c - o - 1), o + 1);
-		e->channel = strstr(c, "CH: ") ? atoi(strstr(c, "CH: ") + 4) : 0;
-		e->privacy = strstr(c, "PRIVACY") != NULL;
-	}
-	fclose(f);
+	n_ex = read_tcpdump_aps(ex, 64, wifi_files[_i]);
+	ck_assert_int_ge(n_ex, 0);
 
 	byod_config_init(&cfg);
 	b = make(&cfg, NULL);

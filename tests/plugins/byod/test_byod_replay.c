@@ -16,6 +16,7 @@
 
 #include "json_flat.h"
 #include "pcap_walk.h"
+#include "tcpdump_ap.h"
 
 #define MAX_EV 512
 
@@ -273,59 +274,11 @@ static const char *const wifi_files[] = {
         "aircrack-ng-tests/zn2i.pcap",
 };
 
-struct exp_ap {
-	char bssid[18];
-	char ssid[80];
-	int channel;
-	int privacy;
-};
-
-static int
-read_tcpdump(struct exp_ap *ex, int max, const char *capture)
-{
-	char path[4200], line[2048];
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s.tcpdump-e.txt", test_data(capture));
-	f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f)) {
-		char *bs = strstr(line, "BSSID:"), *fr, *o, *c;
-		struct exp_ap *e = NULL;
-		if (bs == NULL)
-			continue;
-		fr = strstr(line, "Beacon (");
-		if (fr == NULL)
-			fr = strstr(line, "Probe Response (");
-		if (fr == NULL)
-			continue;
-		o = strchr(fr, '(');
-		c = strstr(o, ") [");
-		if (c == NULL || c == o + 1)
-			continue;
-		for (int i = 0; i < n; i++)
-			if (strncmp(ex[i].bssid, bs + 6, 17) == 0)
-				e = &ex[i];
-		if (e == NULL) {
-			ck_assert_int_lt(n, max);
-			e = &ex[n++];
-			memset(e, 0, sizeof(*e));
-			memcpy(e->bssid, bs + 6, 17);
-		}
-		snprintf(e->ssid, sizeof(e->ssid), "%.*s", (int)(c - o - 1), o + 1);
-		e->channel = strstr(c, "CH: ") ? atoi(strstr(c, "CH: ") + 4) : 0;
-		e->privacy = strstr(c, "PRIVACY") != NULL;
-	}
-	fclose(f);
-	return n;
-}
-
 START_TEST(test_e2e_ap_table_matches_tcpdump)
 {
 	struct exp_ap ex[64];
 	struct run r;
-	int n_ex = read_tcpdump(ex, 64, wifi_files[_i]);
+	int n_ex = read_tcpdump_aps(ex, 64, wifi_files[_i]);
 
 	ck_assert_int_gt(n_ex, 0);
 	replay(&r, wifi_files[_i], NULL);
