@@ -2037,6 +2037,272 @@ mm_event_to_json(const struct mm_event *ev, struct mm_buf *out)
 	return o.rc;
 }
 
+/* ---- checking and rendering without building the event ---- */
+
+/*
+ * The aggregator checks every event it receives and renders each one as
+ * JSON for the file sink. Building the tree for that costs more than both,
+ * so this one pass over the msgpack bytes applies exactly the decoder's
+ * checks and, when asked, writes exactly what mm_event_to_json() would
+ * write for the decoded event. The tree keeps map entries in schema order
+ * and the pass writes them in input order, so an input whose keys are not
+ * in schema order (never one of our encoder's), or with a map too large for
+ * the quick duplicate check, is handed to the decoder instead: RESCAN.
+ */
+#define RESCAN 1
+#define SCAN_OTHER_KEYS 32
+
+struct scan {
+	const uint8_t *p, *end;
+	size_t nodes;
+	struct out *o; /* NULL: check only */
+	unsigned root_seen;
+	struct mm_event_view *view;
+};
+
+static int scan_val(struct scan *r, int depth, const struct field *f, unsigned rank);
+
+static int
+scan_str(struct scan *r, const char **s, size_t *len)
+{
+	struct rd rd = {r->p, r->end, 0, NULL, 0};
+
+	if (rd_str(&rd, s, len) != MM_OK)
+		return MM_ERR_PARSE;
+	r->p = rd.p;
+	return MM_OK;
+}
+
+static int
+scan_map(struct scan *r, uint64_t n, int depth, const struct field *f)
+{
+	const struct field *table = f != NULL && f->type == F_MAP ? f->sub : NULL;
+	const char *other[SCAN_OTHER_KEYS];
+	size_t other_len[SCAN_OTHER_KEYS], nother = 0, j;
+	uint64_t seen = 0, i;
+	unsigned hint = 0, last = 0;
+	int root = f == &root_f, rc;
+
+	if (f != NULL && f->type != F_MAP && f->type != F_FREE)
+		return MM_ERR_PARSE;
+	if (depth > MM_EVENT_MAX_DEPTH || n > MM_EVENT_MAX_ITEMS ||
+	    n * 2 > (uint64_t)(r->end - r->p))
+		return MM_ERR_PARSE;
+	if (n > SCAN_OTHER_KEYS)
+		return RESCAN;
+	if (r->o != NULL)
+		put_c(r->o, '{');
+	for (i = 0; i < n; i++) {
+		const struct field *cf = NULL;
+		unsigned rank = RANK_OTHER;
+		const char *k;
+		size_t klen;
+
+		if (scan_str(r, &k, &klen) != MM_OK)
+			return MM_ERR_PARSE;
+		if (root && i == 0 && !(klen == 1 && k[0] == 'v'))
+			return MM_ERR_PARSE;
+		if (table != NULL)
+			cf = field_find_from(table, hint, k, klen, &rank);
+		if (cf != NULL) {
+			if (seen & (1ull << rank))
+				return MM_ERR_PARSE;
+			seen |= 1ull << rank;
+			hint = rank + 1;
+		} else {
+			if (!key_ok(k, klen))
+				return MM_ERR_PARSE;
+			for (j = 0; j < nother; j++)
+				if (other_len[j] == klen && memcmp(other[j], k, klen) == 0)
+					return MM_ERR_PARSE;
+			other[nother] = k;
+			other_len[nother++] = klen;
+		}
+		if (rank < last)
+			return RESCAN;
+		last = rank;
+		if (r->o != NULL && !(root && i == 0)) {
+			/* The root's "v" was written with its brace. */
+			if (i > 0)
+				put_c(r->o, ',');
+			if (cf != NULL) {
+				uint8_t *d = room(r->o, klen + 3);
+				if (d != NULL) {
+					d[0] = '"';
+					memcpy(d + 1, k, klen);
+					d[klen + 1] = '"';
+					d[klen + 2] = ':';
+					r->o->b->len += klen + 3;
+				}
+			} else {
+				put_json_str(r->o, k, klen);
+				put_c(r->o, ':');
+			}
+		} else if (r->o != NULL)
+			put_mem(r->o, "\"v\":1", 5);
+		rc = scan_val(r, depth + 1, cf, root ? rank : RANK_OTHER);
+		if (rc != MM_OK)
+			return rc;
+	}
+	if (root)
+		r->root_seen = (unsigned)seen;
+	if (r->o != NULL)
+		put_c(r->o, '}');
+	return MM_OK;
+}
+
+static int
+scan_array(struct scan *r, uint64_t n, int depth, const struct field *f)
+{
+	uint64_t i;
+	int rc;
+
+	if (f != NULL && f->type != F_STRS)
+		return MM_ERR_PARSE;
+	if (depth > MM_EVENT_MAX_DEPTH || n > MM_EVENT_MAX_ITEMS || n > (uint64_t)(r->end - r->p))
+		return MM_ERR_PARSE;
+	if (r->o != NULL)
+		put_c(r->o, '[');
+	for (i = 0; i < n; i++) {
+		if (r->o != NULL && i > 0)
+			put_c(r->o, ',');
+		if (f != NULL && r->p < r->end && !(*r->p >= 0xa0 && *r->p <= 0xbf) &&
+		    !(*r->p >= 0xd9 && *r->p <= 0xdb))
+			return MM_ERR_PARSE; /* F_STRS holds strings only */
+		rc = scan_val(r, depth + 1, NULL, RANK_OTHER);
+		if (rc != MM_OK)
+			return rc;
+	}
+	if (r->o != NULL)
+		put_c(r->o, ']');
+	return MM_OK;
+}
+
+/* One value, checked against f as rd_val() checks it, and rendered as
+ * put_json_val() (or, for the root's ts and first_ts, put_rfc3339()) would
+ * render what rd_val() reads. rank is the value's rank in the root map. */
+static int
+scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
+{
+	struct rd rd;
+	struct val v;
+	uint8_t c;
+	int rc;
+
+	if (++r->nodes > MAX_NODES || r->p >= r->end)
+		return MM_ERR_PARSE;
+	c = *r->p;
+	if ((c >= 0x80 && c <= 0x9f) || c == 0xdc || c == 0xdd || c == 0xde || c == 0xdf) {
+		uint64_t n;
+
+		r->p++;
+		if (c <= 0x9f)
+			n = c & 0x0f;
+		else {
+			size_t w = c == 0xdc || c == 0xde ? 2 : 4;
+			if ((size_t)(r->end - r->p) < w)
+				return MM_ERR_PARSE;
+			n = be(r->p, w);
+			r->p += w;
+		}
+		if (c <= 0x8f || c == 0xde || c == 0xdf)
+			return scan_map(r, n, depth, f);
+		return scan_array(r, n, depth, f);
+	}
+	if ((c >= 0xa0 && c <= 0xbf) || (c >= 0xd9 && c <= 0xdb)) {
+		const char *s;
+		size_t len;
+
+		if (scan_str(r, &s, &len) != MM_OK || memchr(s, '\0', len) != NULL)
+			return MM_ERR_PARSE;
+		v.type = T_STR;
+		v.u.s.p = (char *)s;
+		v.u.s.len = len;
+	} else {
+		/* Scalars: the decoder's own reader, on a tree-less state
+		 * (no arena is touched for anything but strings). */
+		rd.p = r->p;
+		rd.end = r->end;
+		rd.nodes = 0;
+		rd.ev = NULL;
+		rd.root_seen = 0;
+		if ((rc = rd_val(&rd, &v, depth, NULL)) != MM_OK)
+			return rc;
+		r->p = rd.p;
+	}
+	if (f != NULL && !leaf_ok(f, &v))
+		return MM_ERR_PARSE;
+	if (r->view != NULL && depth == 2) {
+		if (rank == RANK_ID)
+			memcpy(r->view->id, v.u.s.p, MM_EVENT_ID_LEN);
+		else if (rank == RANK_KIND)
+			r->view->kind = kind_parse(v.u.s.p, v.u.s.len);
+		else if (rank == RANK_SEV)
+			r->view->sev = (int)v.u.i;
+	}
+	if (r->o == NULL || (depth == 2 && rank == RANK_V))
+		return MM_OK;
+	if ((rank == RANK_TS || rank == RANK_FIRST_TS) && depth == 2 && v.type == T_INT)
+		put_rfc3339(r->o, v.u.i);
+	else
+		put_json_val(r->o, &v);
+	return MM_OK;
+}
+
+static void
+view_from(struct mm_event_view *out, const struct mm_event *ev)
+{
+	memcpy(out->id, mm_event_id(ev), MM_EVENT_ID_LEN);
+	out->id[MM_EVENT_ID_LEN] = '\0';
+	out->kind = mm_event_kind(ev);
+	out->sev = mm_event_sev(ev);
+}
+
+int
+mm_event_check(struct mm_event_view *out, const void *data, size_t len, struct mm_buf *json)
+{
+	struct out o = {json, MM_OK};
+	struct mm_event *ev = NULL;
+	struct scan r;
+	size_t start = json != NULL ? json->len : 0;
+	unsigned need = 1u << RANK_V | 1u << RANK_ID | 1u << RANK_KIND | 1u << RANK_TS;
+	int rc;
+
+	if (out == NULL || (data == NULL && len > 0))
+		return MM_ERR_INVAL;
+	memset(out, 0, sizeof(*out));
+	if (len > MM_EVENT_MAX_BYTES)
+		return MM_ERR_TOOBIG;
+	if (len == 0)
+		return MM_ERR_PARSE;
+	r.p = data;
+	r.end = r.p + len;
+	r.nodes = 0;
+	r.o = json != NULL ? &o : NULL;
+	r.root_seen = 0;
+	r.view = out;
+	rc = scan_val(&r, 1, &root_f, RANK_OTHER);
+	if (rc == MM_OK && (r.p != r.end || (r.root_seen & need) != need))
+		rc = MM_ERR_PARSE;
+	if (rc == MM_OK && o.rc != MM_OK)
+		rc = o.rc;
+	if (rc == MM_OK)
+		return MM_OK;
+	if (json != NULL)
+		json->len = start;
+	memset(out, 0, sizeof(*out));
+	if (rc != RESCAN)
+		return rc;
+	/* Valid or not, the decoder knows; its tree renders in schema order. */
+	if ((rc = mm_event_decode(&ev, data, len)) != MM_OK)
+		return rc;
+	view_from(out, ev);
+	if (json != NULL)
+		rc = mm_event_to_json(ev, json);
+	mm_event_free(ev);
+	return rc;
+}
+
 /* Text for a terminal: control characters become '?' so that a mail
  * subject cannot move the cursor or change colours, bad UTF-8 U+FFFD. */
 static void

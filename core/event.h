@@ -78,6 +78,21 @@ int mm_event_decode(struct mm_event **out, const void *data, size_t len);
  * strings escaped as JSON requires (invalid UTF-8 replaced by U+FFFD). */
 int mm_event_to_json(const struct mm_event *ev, struct mm_buf *out);
 
+/** What the aggregator needs to know of an event without building it. */
+struct mm_event_view {
+	char id[MM_EVENT_ID_LEN + 1];
+	int kind; /* enum mm_event_kind */
+	int sev;  /* 0 when unset */
+};
+
+/**
+ * Check encoded bytes exactly as mm_event_decode() would, without building
+ * the event, and fill out. With json non-NULL, also append to it exactly
+ * what mm_event_to_json() would append for the decoded event. On error
+ * json is left as it was.
+ */
+int mm_event_check(struct mm_event_view *out, const void *data, size_t len, struct mm_buf *json);
+
 /** Append a one-line human form: "2026-11-27 17:11:36 HIGH scan 10.0.0.1 -> ... msg". */
 int mm_event_to_pretty(const struct mm_event *ev, struct mm_buf *out);
 

@@ -50,7 +50,7 @@
 #define BACKOFF_MAX_MS 30000
 #define MAX_MODULES 64
 #define MAX_IDENTITY 256
-#define HOT_MAX_BYTES (32u << 20) /* raw bytes of a group kept decoded for sinks */
+#define HOT_MAX_BYTES (64u << 20) /* raw bytes of a group handed to sinks at once */
 
 struct module_stat {
 	char name[MM_WIRE_MAX_MODULE + 1];
@@ -102,13 +102,20 @@ struct agg {
 	struct pending pend[MAX_GROUP];
 	/* One batch on its way into the spool. */
 	struct mm_spool_item *items;
-	struct mm_event **decoded;
+	struct mm_event_view *views;
 	uint8_t *dupf;
-	/* The events of the group just stored, still decoded, for sinks that
+	/* The events of the group just stored, still in their messages, for sinks that
 	 * are caught up (hot path: no spool read, no second decode). */
 	struct mm_sink_event *hot;
 	size_t nhot, hotcap, hot_bytes;
 	int hot_off;
+	/* Their JSON lines, rendered while checking when a sink wants them:
+	 * json_off[i] is where items[i]'s line starts (len in json_len[i]),
+	 * hot_joff[j] where hot[j]'s does, until the group is complete and
+	 * the buffer will not move any more. */
+	int want_json;
+	struct mm_buf json;
+	size_t *json_off, *json_len, *hot_joff;
 	struct counters c;
 	uint64_t health_seen; /* sum of the drop counters at the last health event */
 	int64_t health_at, persist_at, prune_at, stats_at, last_rx;
@@ -147,18 +154,14 @@ module_get(struct agg *a, const char *name)
 static void
 drop_hot(struct agg *a)
 {
-	size_t i;
-
-	for (i = 0; i < a->nhot; i++)
-		mm_event_free((struct mm_event *)a->hot[i].ev);
 	a->nhot = 0;
 	a->hot_bytes = 0;
 }
 
-/* Keep a stored event decoded for the hot path, or free it when the group
- * grew too large to hold (sinks then read the spool). */
+/* Keep a stored event for the hot path, unless the group grew too large to
+ * hand over at once (sinks then read the spool). */
 static void
-keep_hot(struct agg *a, struct mm_event *e, uint64_t seq, const uint8_t *raw, size_t len)
+keep_hot(struct agg *a, uint64_t seq, const uint8_t *raw, size_t len, size_t joff, size_t jlen)
 {
 	if (!a->hot_off && a->hot_bytes + len > HOT_MAX_BYTES) {
 		drop_hot(a);
@@ -167,22 +170,26 @@ keep_hot(struct agg *a, struct mm_event *e, uint64_t seq, const uint8_t *raw, si
 	if (!a->hot_off && a->nhot == a->hotcap) {
 		size_t cap = a->hotcap ? a->hotcap * 2 : 4096;
 		struct mm_sink_event *grown = realloc(a->hot, cap * sizeof(*grown));
-		if (grown == NULL) {
+		size_t *offs = grown != NULL ? realloc(a->hot_joff, cap * sizeof(*offs)) : NULL;
+
+		if (grown != NULL)
+			a->hot = grown;
+		if (offs != NULL)
+			a->hot_joff = offs;
+		if (grown == NULL || offs == NULL) {
 			drop_hot(a);
 			a->hot_off = 1;
-		} else {
-			a->hot = grown;
+		} else
 			a->hotcap = cap;
-		}
 	}
-	if (a->hot_off) {
-		mm_event_free(e);
+	if (a->hot_off)
 		return;
-	}
 	a->hot[a->nhot].seq = seq;
-	a->hot[a->nhot].ev = e;
 	a->hot[a->nhot].raw = raw;
 	a->hot[a->nhot].len = len;
+	a->hot[a->nhot].json = NULL;
+	a->hot[a->nhot].json_len = jlen;
+	a->hot_joff[a->nhot] = joff;
 	a->nhot++;
 	a->hot_bytes += len;
 }
@@ -345,31 +352,36 @@ ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, in
 		return rc;
 	mm_wire_iter_init(&it, &b);
 	while (mm_wire_iter_next(&it, &ev, &evlen)) {
-		struct mm_event *e = NULL;
-		const char *id;
+		struct mm_event_view *v = &a->views[n];
+		int json = a->want_json && !a->hot_off;
 
-		if (mm_event_decode(&e, ev, evlen) != MM_OK || (id = mm_event_id(e)) == NULL) {
+		/* The decoder's checks in one pass, without building the
+		 * event, rendering its JSON line on the way. */
+		a->json_off[n] = a->json.len;
+		if (mm_event_check(v, ev, evlen, json ? &a->json : NULL) != MM_OK ||
+		    (json && mm_buf_putc(&a->json, '\n') != MM_OK)) {
+			a->json.len = a->json_off[n];
 			p->rej[p->nrej++] = idx++;
-			mm_event_free(e);
 			continue;
 		}
-		a->items[n].id = id;
-		a->items[n].kind = mm_event_kind(e);
-		a->items[n].sev = mm_event_sev(e);
+		a->json_len[n] = a->json.len - a->json_off[n];
+		a->items[n].id = v->id;
+		a->items[n].kind = v->kind;
+		a->items[n].sev = v->sev;
 		a->items[n].data = ev;
 		a->items[n].len = evlen;
-		a->decoded[n++] = e;
+		n++;
 		idx++;
 	}
 	rc = mm_spool_put_batch(a->spool, a->items, n, a->dupf, &first, &stored);
 	for (i = 0; i < n; i++) {
 		if (rc != MM_OK || a->dupf[i]) {
-			mm_event_free(a->decoded[i]);
 			p->dups += rc == MM_OK;
 			continue;
 		}
 		p->stored++;
-		keep_hot(a, a->decoded[i], first++, a->items[i].data, a->items[i].len);
+		keep_hot(a, first++, a->items[i].data, a->items[i].len,
+		         a->want_json ? a->json_off[i] : 0, a->want_json ? a->json_len[i] : 0);
 	}
 	if (rc != MM_OK)
 		return rc;
@@ -437,11 +449,15 @@ ingest(struct agg *a)
 	a->nhot = 0;
 	a->hot_bytes = 0;
 	a->hot_off = 0;
+	mm_buf_reset(&a->json);
 	if ((rc = mm_spool_begin(a->spool)) == MM_OK) {
 		began = 1;
 		for (i = 0; i < n && rc == MM_OK; i++)
 			rc = ingest_one(a, &a->pend[i], zmq_msg_data(&msgs[i]),
 			                zmq_msg_size(&msgs[i]), a->pend[i].status);
+		/* The lines are all rendered: the buffer stays where it is. */
+		for (i = 0; a->want_json && !a->hot_off && i < a->nhot; i++)
+			a->hot[i].json = a->json.data + a->hot_joff[i];
 		if (rc == MM_OK)
 			rc = commit_group(a);
 		else
@@ -497,23 +513,20 @@ static int
 collect(void *arg, const struct mm_spool_row *row)
 {
 	struct read_ctx *r = arg;
-	struct mm_event *e = NULL;
+	struct mm_event_view v;
 
 	r->last = row->seq;
 	if (row->skip)
 		return 0; /* counted when the spool was opened */
-	if (row->corrupt || mm_event_decode(&e, row->data, row->len) != MM_OK) {
+	if (row->corrupt || mm_event_check(&v, row->data, row->len, NULL) != MM_OK) {
 		r->s->skipped++;
 		r->a->c.corrupt_skipped++;
 		return 0;
 	}
 	r->offs[r->n] = r->raw.len;
-	if (mm_buf_append(&r->raw, row->data, row->len) != MM_OK) {
-		mm_event_free(e);
+	if (mm_buf_append(&r->raw, row->data, row->len) != MM_OK)
 		return 1;
-	}
 	r->evs[r->n].seq = row->seq;
-	r->evs[r->n].ev = e;
 	r->evs[r->n].len = row->len;
 	r->n++;
 	return 0;
@@ -575,8 +588,6 @@ run_sink(struct agg *a, struct sink_rt *s, struct mm_sink_event *evs, size_t *of
 		did = 1;
 	}
 out:
-	for (i = 0; i < r.n; i++)
-		mm_event_free((struct mm_event *)evs[i].ev);
 	mm_buf_reset(&r.raw);
 	mm_buf_free(&a->buf);
 	a->buf = r.raw;
@@ -949,6 +960,7 @@ open_everything(struct agg *a)
 			continue;
 		s = &a->sinks[a->nsinks++];
 		s->ops = sc->ops;
+		a->want_json |= s->ops->json_lines;
 		mm_spool_cursor_get(a->spool, s->ops->name, &s->cursor, &s->pos);
 		s->persisted = s->cursor;
 		if ((rc = s->ops->open(&s->h, &sc->vals, a->cfg, s->pos)) != MM_OK) {
@@ -988,9 +1000,12 @@ open_everything(struct agg *a)
 			return MM_ERR_NOMEM;
 	}
 	a->items = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->items));
-	a->decoded = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->decoded));
+	a->views = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->views));
+	a->json_off = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->json_off));
+	a->json_len = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->json_len));
 	a->dupf = calloc(MM_WIRE_MAX_BATCH_EVENTS, 1);
-	if (a->items == NULL || a->decoded == NULL || a->dupf == NULL)
+	if (a->items == NULL || a->views == NULL || a->json_off == NULL || a->json_len == NULL ||
+	    a->dupf == NULL)
 		return MM_ERR_NOMEM;
 	snprintf(path, sizeof(path), "%s/i18n", mm_paths()->data_dir);
 	if (mm_i18n_load(&a->cat, path) != MM_OK)
@@ -1018,7 +1033,11 @@ close_everything(struct agg *a)
 	drop_hot(a);
 	free(a->hot);
 	free(a->items);
-	free(a->decoded);
+	free(a->views);
+	free(a->json_off);
+	free(a->json_len);
+	free(a->hot_joff);
+	mm_buf_free(&a->json);
 	free(a->dupf);
 	if (a->lock_fd > 0)
 		close(a->lock_fd);

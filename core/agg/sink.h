@@ -19,11 +19,18 @@
 #include "config.h"
 #include "event.h"
 
+/* An event as stored: its msgpack bytes, already checked as the decoder
+ * checks them. A sink renders them with mm_event_check() (JSON in one
+ * pass) or builds the event with mm_event_decode(). */
 struct mm_sink_event {
 	uint64_t seq;
-	const struct mm_event *ev; /* decoded */
-	const uint8_t *raw;        /* the msgpack bytes */
+	const uint8_t *raw;
 	size_t len;
+	/* For sinks with json_lines set, on the hot path: the event already
+	 * rendered by mm_event_check() while it was checked, one line with
+	 * its '\n'. NULL when it was not (read back from the spool). */
+	const uint8_t *json;
+	size_t json_len;
 };
 
 struct mm_sink_ops {
@@ -48,6 +55,8 @@ struct mm_sink_ops {
 	 * uses the result; any other write() ignores it. n == 0 drops it (the
 	 * commit failed, and sequence numbers will be handed out again). */
 	int (*prepare)(void *sink, const struct mm_sink_event *evs, size_t n);
+	/* The sink writes JSON lines: render them while checking. */
+	int json_lines;
 };
 
 extern const struct mm_sink_ops mm_sink_file_ops;

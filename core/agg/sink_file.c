@@ -1,5 +1,6 @@
 /*
- * The JSON-lines file sink: one event per line (mm_event_to_json), rotated
+ * The JSON-lines file sink: one event per line (mm_event_to_json's form,
+ * rendered straight from the stored bytes by mm_event_check), rotated
  * by size and keeping N old files (events.jsonl.1 is the newest). The
  * resume position is the file length after the last persisted batch, so
  * lines written after it (a crash before the cursor was stored) are cut off
@@ -50,7 +51,14 @@ render(struct file_sink *f, const struct mm_sink_event *evs, size_t n)
 
 	mm_buf_reset(&f->line);
 	for (i = 0; i < n; i++) {
-		if ((rc = mm_event_to_json(evs[i].ev, &f->line)) != MM_OK)
+		struct mm_event_view v;
+
+		if (evs[i].json != NULL) {
+			if ((rc = mm_buf_append(&f->line, evs[i].json, evs[i].json_len)) != MM_OK)
+				return rc;
+			continue;
+		}
+		if ((rc = mm_event_check(&v, evs[i].raw, evs[i].len, &f->line)) != MM_OK)
 			return rc;
 		if ((rc = mm_buf_putc(&f->line, '\n')) != MM_OK)
 			return rc;
@@ -242,7 +250,14 @@ file_close(void *sink)
 }
 
 const struct mm_sink_ops mm_sink_file_ops = {
-        "file",          file_keys,  sizeof(file_keys) / sizeof(file_keys[0]),
-        file_open,       file_write, file_sync,
-        file_checkpoint, file_close, file_prepare,
+        "file",
+        file_keys,
+        sizeof(file_keys) / sizeof(file_keys[0]),
+        file_open,
+        file_write,
+        file_sync,
+        file_checkpoint,
+        file_close,
+        file_prepare,
+        1,
 };

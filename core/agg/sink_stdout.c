@@ -48,8 +48,21 @@ stdout_write(void *sink, const struct mm_sink_event *evs, size_t n, int64_t *pos
 
 	mm_buf_reset(&s->out);
 	for (i = 0; i < n; i++) {
-		rc = s->pretty ? mm_event_to_pretty(evs[i].ev, &s->out)
-		               : mm_event_to_json(evs[i].ev, &s->out);
+		struct mm_event_view v;
+		struct mm_event *ev = NULL;
+
+		if (!s->pretty && evs[i].json != NULL) {
+			if ((rc = mm_buf_append(&s->out, evs[i].json, evs[i].json_len)) != MM_OK)
+				return rc;
+			continue;
+		}
+		if (s->pretty) {
+			rc = mm_event_decode(&ev, evs[i].raw, evs[i].len);
+			if (rc == MM_OK)
+				rc = mm_event_to_pretty(ev, &s->out);
+			mm_event_free(ev);
+		} else
+			rc = mm_event_check(&v, evs[i].raw, evs[i].len, &s->out);
 		if (rc != MM_OK)
 			return rc;
 		if ((rc = mm_buf_putc(&s->out, '\n')) != MM_OK)
@@ -86,4 +99,5 @@ const struct mm_sink_ops mm_sink_stdout_ops = {
         "stdout",    stdout_keys,  sizeof(stdout_keys) / sizeof(stdout_keys[0]),
         stdout_open, stdout_write, NULL,
         NULL,        stdout_close, NULL,
+        1,
 };

@@ -2,7 +2,10 @@
  * Fuzz target for the event decoder (core/event.c), the code that turns
  * bytes from another process into an event in the aggregator. Whatever
  * decodes must re-encode, decode again to the same bytes and render as JSON
- * and as a pretty line without error.
+ * and as a pretty line without error. The one-pass checker the aggregator
+ * uses (mm_event_check) must agree with the decoder on every input: the
+ * same verdict, the same id, kind and severity, and byte for byte the JSON
+ * mm_event_to_json renders from the decoded event.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,6 +16,39 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* mm_event_check against the decoder; rc is what the decoder said. */
+static void
+check_agrees(const uint8_t *data, size_t size, int rc, const struct mm_event *ev)
+{
+	struct mm_event_view v1, v2;
+	struct mm_buf j = MM_BUF_INIT, want = MM_BUF_INIT;
+	int rc1, rc2;
+
+	/* Something already in the buffer must stay as it is. */
+	if (mm_buf_append(&j, "x", 1) != MM_OK)
+		abort();
+	rc1 = mm_event_check(&v1, data, size, NULL);
+	rc2 = mm_event_check(&v2, data, size, &j);
+	if (rc1 != rc || rc2 != rc)
+		abort();
+	if (rc != MM_OK) {
+		if (j.len != 1)
+			abort();
+		goto out;
+	}
+	if (mm_buf_append(&want, "x", 1) != MM_OK || mm_event_to_json(ev, &want) != MM_OK)
+		abort();
+	if (j.len != want.len || memcmp(j.data, want.data, j.len) != 0)
+		abort();
+	if (strcmp(v1.id, mm_event_id(ev)) != 0 || strcmp(v2.id, v1.id) != 0 ||
+	    v1.kind != mm_event_kind(ev) || v2.kind != v1.kind || v1.sev != mm_event_sev(ev) ||
+	    v2.sev != v1.sev)
+		abort();
+out:
+	mm_buf_free(&j);
+	mm_buf_free(&want);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -21,6 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int rc;
 
 	rc = mm_event_decode(&ev, data, size);
+	check_agrees(data, size, rc, ev);
 	if (rc != MM_OK) {
 		if (ev != NULL || (rc != MM_ERR_PARSE && rc != MM_ERR_TOOBIG))
 			abort();

@@ -4,7 +4,7 @@ add_executable(agg_helper ${CMAKE_CURRENT_LIST_DIR}/agg/agg_helper.c)
 target_link_libraries(agg_helper PRIVATE mm_agg mm_config mm_event)
 set_target_properties(agg_helper PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
-foreach(t malformed corrupt full kill producer_kill cli)
+foreach(t malformed corrupt full kill producer_kill cli sinks)
   if(EXISTS ${CMAKE_CURRENT_LIST_DIR}/test_agg_${t}.c)
     set(labels integration)
     if(t STREQUAL "kill")
