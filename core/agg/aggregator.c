@@ -39,8 +39,9 @@
 
 #define MAX_GROUP 64 /* batches received before one commit */
 #define MAX_GROUP_BYTES (64u << 20)
-#define SINK_BATCH 1024 /* events handed to a sink at once */
-#define PERSIST_MS 200  /* cursor store interval */
+#define INGEST_ROUNDS 16 /* groups stored in one go before sinks and timers */
+#define SINK_BATCH 1024  /* events handed to a sink at once */
+#define PERSIST_MS 200   /* cursor store interval */
 #define PRUNE_MS 1000
 #define CKPT_IDLE_MS 500       /* nothing received this long: between bursts */
 #define CKPT_IDLE_FRAMES 1     /* between bursts: checkpoint whatever is there */
@@ -79,6 +80,33 @@ struct pending {
 	const char *reason;
 	struct module_stat *mod;
 	uint64_t stored, dups;
+	size_t first, n; /* its checked events in the group's items */
+	uint64_t count;  /* events in the batch */
+	size_t bytes;    /* their encoded size */
+};
+
+/*
+ * Batches received together and stored in one commit: their messages (the
+ * events point into them until the group is finished), the checked events
+ * and their JSON lines, then the stored ones for sinks that are caught up
+ * (hot path: no spool read, no second rendering).
+ */
+struct group {
+	zmq_msg_t msgs[MAX_GROUP];
+	struct pending pend[MAX_GROUP];
+	size_t n;
+	struct mm_spool_item *items;
+	struct mm_event_view *views;
+	size_t *json_off; /* where items[i]'s line starts in json */
+	size_t nitems, cap;
+	struct mm_buf json;
+	struct mm_sink_event *hot;
+	size_t nhot, hotcap, hot_bytes;
+	int hot_off;
+	/* The commit, on its own thread. */
+	struct mm_spool *spool;
+	pthread_t th;
+	int committing, commit_rc;
 };
 
 struct counters {
@@ -99,23 +127,10 @@ struct agg {
 	size_t nsinks;
 	struct module_stat mods[MAX_MODULES + 1];
 	size_t nmods;
-	struct pending pend[MAX_GROUP];
-	/* One batch on its way into the spool. */
-	struct mm_spool_item *items;
-	struct mm_event_view *views;
-	uint8_t *dupf;
-	/* The events of the group just stored, still in their messages, for sinks that
-	 * are caught up (hot path: no spool read, no second decode). */
-	struct mm_sink_event *hot;
-	size_t nhot, hotcap, hot_bytes;
-	int hot_off;
-	/* Their JSON lines, rendered while checking when a sink wants them:
-	 * json_off[i] is where items[i]'s line starts (len in json_len[i]),
-	 * hot_joff[j] where hot[j]'s does, until the group is complete and
-	 * the buffer will not move any more. */
-	int want_json;
-	struct mm_buf json;
-	size_t *json_off, *json_len, *hot_joff;
+	/* One committing while the next is checked. */
+	struct group groups[2];
+	uint8_t *dupf; /* per event of the batch being stored */
+	int want_json; /* a sink writes JSON lines: render them while checking */
 	struct counters c;
 	uint64_t health_seen; /* sum of the drop counters at the last health event */
 	int64_t health_at, persist_at, prune_at, stats_at, last_rx;
@@ -152,46 +167,54 @@ module_get(struct agg *a, const char *name)
 }
 
 static void
-drop_hot(struct agg *a)
+drop_hot(struct group *g)
 {
-	a->nhot = 0;
-	a->hot_bytes = 0;
+	g->nhot = 0;
+	g->hot_bytes = 0;
 }
 
 /* Keep a stored event for the hot path, unless the group grew too large to
  * hand over at once (sinks then read the spool). */
 static void
-keep_hot(struct agg *a, uint64_t seq, const uint8_t *raw, size_t len, size_t joff, size_t jlen)
+keep_hot(struct group *g, uint64_t seq, const struct mm_spool_item *it, size_t joff, size_t jlen)
 {
-	if (!a->hot_off && a->hot_bytes + len > HOT_MAX_BYTES) {
-		drop_hot(a);
-		a->hot_off = 1;
+	if (!g->hot_off && g->hot_bytes + it->len > HOT_MAX_BYTES) {
+		drop_hot(g);
+		g->hot_off = 1;
 	}
-	if (!a->hot_off && a->nhot == a->hotcap) {
-		size_t cap = a->hotcap ? a->hotcap * 2 : 4096;
-		struct mm_sink_event *grown = realloc(a->hot, cap * sizeof(*grown));
-		size_t *offs = grown != NULL ? realloc(a->hot_joff, cap * sizeof(*offs)) : NULL;
+	if (!g->hot_off && g->nhot == g->hotcap) {
+		size_t cap = g->hotcap ? g->hotcap * 2 : 4096;
+		struct mm_sink_event *grown = realloc(g->hot, cap * sizeof(*grown));
 
-		if (grown != NULL)
-			a->hot = grown;
-		if (offs != NULL)
-			a->hot_joff = offs;
-		if (grown == NULL || offs == NULL) {
-			drop_hot(a);
-			a->hot_off = 1;
-		} else
-			a->hotcap = cap;
+		if (grown == NULL) {
+			drop_hot(g);
+			g->hot_off = 1;
+		} else {
+			g->hot = grown;
+			g->hotcap = cap;
+		}
 	}
-	if (a->hot_off)
+	if (g->hot_off)
 		return;
-	a->hot[a->nhot].seq = seq;
-	a->hot[a->nhot].raw = raw;
-	a->hot[a->nhot].len = len;
-	a->hot[a->nhot].json = NULL;
-	a->hot[a->nhot].json_len = jlen;
-	a->hot_joff[a->nhot] = joff;
-	a->nhot++;
-	a->hot_bytes += len;
+	g->hot[g->nhot].seq = seq;
+	g->hot[g->nhot].raw = it->data;
+	g->hot[g->nhot].len = it->len;
+	/* An offset until the group's lines are all rendered (the buffer may
+	 * still move); hot_lines() makes it a pointer. */
+	g->hot[g->nhot].json = (const uint8_t *)(uintptr_t)joff;
+	g->hot[g->nhot].json_len = jlen;
+	g->nhot++;
+	g->hot_bytes += it->len;
+}
+
+static void
+hot_lines(struct group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nhot; i++)
+		g->hot[i].json =
+		        g->hot[i].json_len > 0 ? g->json.data + (uintptr_t)g->hot[i].json : NULL;
 }
 
 static int64_t backoff_ms(int fails);
@@ -208,104 +231,141 @@ sink_failed(struct sink_rt *s, int rc, int64_t now)
 		            s->ops->name, mm_strerror(rc), (long long)(s->retry_at - now));
 }
 
+static int
+hot_usable(const struct group *g)
+{
+	return !g->hot_off && g->nhot > 0 && g->hot[g->nhot - 1].seq - g->hot[0].seq + 1 == g->nhot;
+}
+
+/* Sinks that feed_hot will hand the group to, if the commit succeeds. */
+static int
+hot_takes(const struct group *g, const struct sink_rt *s, int64_t now)
+{
+	return s->h != NULL && now >= s->retry_at && s->cursor + 1 == g->hot[0].seq;
+}
+
 /* Hand the group just committed to every sink whose cursor is right
  * before it; the others catch up from the spool in run_sink. */
 static void
-feed_hot(struct agg *a)
+feed_hot(struct agg *a, struct group *g)
 {
 	int64_t now = mm_agg_now_ms();
 	size_t k;
 
-	if (a->hot_off || a->nhot == 0 || a->hot[a->nhot - 1].seq - a->hot[0].seq + 1 != a->nhot)
+	if (!hot_usable(g))
 		return;
 	for (k = 0; k < a->nsinks; k++) {
 		struct sink_rt *s = &a->sinks[k];
 		int64_t pos = s->pos;
 		int rc;
 
-		if (s->h == NULL || now < s->retry_at || s->cursor + 1 != a->hot[0].seq)
+		if (!hot_takes(g, s, now))
 			continue;
-		rc = s->ops->write(s->h, a->hot, a->nhot, &pos);
+		rc = s->ops->write(s->h, g->hot, g->nhot, &pos);
 		if (rc != MM_OK) {
 			sink_failed(s, rc, now);
 			continue;
 		}
-		s->out += a->nhot;
+		s->out += g->nhot;
 		s->pos = pos;
 		s->fails = 0;
-		s->cursor = a->hot[a->nhot - 1].seq;
+		s->cursor = g->hot[g->nhot - 1].seq;
 		s->dirty = 1;
 	}
 }
 
-/* Sinks that feed_hot will hand the group to, if the commit succeeds. */
-static int
-hot_takes(const struct agg *a, const struct sink_rt *s, int64_t now)
-{
-	return s->h != NULL && now >= s->retry_at && s->cursor + 1 == a->hot[0].seq;
-}
-
-struct commit_job {
-	struct mm_spool *spool;
-	int rc;
-};
-
 static void *
 commit_thread(void *arg)
 {
-	struct commit_job *j = arg;
+	struct group *g = arg;
 
-	j->rc = mm_spool_commit(j->spool);
+	g->commit_rc = mm_spool_commit(g->spool);
 	return NULL;
 }
 
 /*
- * Commit the group. The commit writes the WAL and waits for its fsync; the
- * sinks' rendering of the same events (JSON for the file) does not depend on
- * it, so it runs meanwhile on this thread while a short-lived thread commits.
- * Nothing reaches a sink's output before the commit returned (the sinks only
- * prepare), and the spool is touched by one thread at a time: this one does
- * not use it until the join.
+ * Start committing the group. The commit writes the WAL and waits for its
+ * fsync on a short-lived thread of its own; meanwhile this thread lets the
+ * sinks prepare the group's output (nothing reaches it before the commit
+ * returned) and checks the next group, which does not touch the spool: the
+ * spool is used by one thread at a time, and this one does not use it until
+ * commit_wait().
  */
-static int
-commit_group(struct agg *a)
+static void
+commit_start(struct agg *a, struct group *g)
 {
-	struct commit_job j = {a->spool, MM_OK};
 	int64_t now = mm_agg_now_ms();
-	pthread_t th;
 	size_t k;
-	int any = 0;
 
-	if (!a->hot_off && a->nhot > 0 && a->hot[a->nhot - 1].seq - a->hot[0].seq + 1 == a->nhot)
-		for (k = 0; k < a->nsinks; k++)
-			any |= a->sinks[k].ops->prepare != NULL && hot_takes(a, &a->sinks[k], now);
-	if (!any || pthread_create(&th, NULL, commit_thread, &j) != 0)
-		return mm_spool_commit(a->spool);
+	g->spool = a->spool;
+	g->commit_rc = MM_OK;
+	g->committing = pthread_create(&g->th, NULL, commit_thread, g) == 0;
+	if (!g->committing)
+		g->commit_rc = mm_spool_commit(a->spool);
+	if (!hot_usable(g))
+		return;
 	for (k = 0; k < a->nsinks; k++) {
 		struct sink_rt *s = &a->sinks[k];
 
-		if (s->ops->prepare != NULL && hot_takes(a, s, now))
-			s->ops->prepare(s->h, a->hot, a->nhot);
+		if (s->ops->prepare != NULL && hot_takes(g, s, now))
+			s->ops->prepare(s->h, g->hot, g->nhot);
 	}
-	pthread_join(th, NULL);
-	if (j.rc != MM_OK)
+}
+
+static int
+commit_wait(struct agg *a, struct group *g)
+{
+	size_t k;
+
+	if (g->committing)
+		pthread_join(g->th, NULL);
+	g->committing = 0;
+	if (g->commit_rc != MM_OK)
 		for (k = 0; k < a->nsinks; k++)
 			if (a->sinks[k].ops->prepare != NULL && a->sinks[k].h != NULL)
 				a->sinks[k].ops->prepare(a->sinks[k].h, NULL, 0);
-	return j.rc;
+	return g->commit_rc;
 }
 
-/* Validate one batch and store its good events (inside the transaction). */
+/* Room for n more checked events in the group. */
 static int
-ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, int extra_frames)
+group_reserve(struct group *g, size_t n)
+{
+	size_t cap = g->cap ? g->cap : 4096;
+	struct mm_spool_item *items;
+	struct mm_event_view *views;
+	size_t *offs;
+
+	if (g->nitems + n <= g->cap)
+		return MM_OK;
+	while (cap < g->nitems + n)
+		cap *= 2;
+	if ((items = realloc(g->items, cap * sizeof(*items))) != NULL)
+		g->items = items;
+	if ((views = realloc(g->views, cap * sizeof(*views))) != NULL)
+		g->views = views;
+	if ((offs = realloc(g->json_off, cap * sizeof(*offs))) != NULL)
+		g->json_off = offs;
+	if (items == NULL || views == NULL || offs == NULL)
+		return MM_ERR_NOMEM;
+	g->cap = cap;
+	return MM_OK;
+}
+
+/*
+ * Check one batch (no spool yet): parse it, check each event as the decoder
+ * would and render its JSON line when a sink wants it. The good events go
+ * to the group's items; the rejected ones are noted by index for the ack.
+ */
+static int
+check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *data, size_t len,
+            int extra_frames)
 {
 	struct mm_wire_batch b;
 	struct mm_wire_iter it;
 	const uint8_t *ev;
 	size_t evlen;
-	uint64_t dropped = 0, first = 0;
 	uint32_t idx = 0;
-	size_t n = 0, i, stored = 0;
 	int rc;
 
 	p->status = MM_WIRE_MALFORMED;
@@ -313,6 +373,8 @@ ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, in
 	p->reason = NULL;
 	p->mod = NULL;
 	p->stored = p->dups = 0;
+	p->first = g->nitems;
+	p->n = 0;
 	p->batch_id = len >= 12 ? (uint64_t)data[4] | (uint64_t)data[5] << 8 |
 	                                  (uint64_t)data[6] << 16 | (uint64_t)data[7] << 24 |
 	                                  (uint64_t)data[8] << 32 | (uint64_t)data[9] << 40 |
@@ -337,55 +399,82 @@ ingest_one(struct agg *a, struct pending *p, const uint8_t *data, size_t len, in
 		p->reason = rc == MM_ERR_TOOBIG ? "event larger than the limit" : "malformed batch";
 		return MM_OK;
 	}
+	if ((rc = group_reserve(g, b.count)) != MM_OK)
+		return rc;
 	p->mod = module_get(a, b.module);
-	rc = mm_spool_make_room(a->spool, b.events_len + (size_t)b.count * MM_SPOOL_ROW_OVERHEAD,
+	p->count = b.count;
+	p->bytes = b.events_len;
+	mm_wire_iter_init(&it, &b);
+	while (mm_wire_iter_next(&it, &ev, &evlen)) {
+		size_t k = g->nitems;
+		struct mm_event_view *v = &g->views[k];
+		int json = a->want_json && !g->hot_off;
+
+		/* The decoder's checks in one pass, without building the
+		 * event, rendering its JSON line on the way. */
+		g->json_off[k] = g->json.len;
+		if (mm_event_check(v, ev, evlen, json ? &g->json : NULL) != MM_OK ||
+		    (json && mm_buf_putc(&g->json, '\n') != MM_OK)) {
+			g->json.len = g->json_off[k];
+			p->rej[p->nrej++] = idx++;
+			continue;
+		}
+		if (g->json.len > HOT_MAX_BYTES)
+			g->hot_off = 1; /* sinks will read this group from the spool */
+		g->items[k].kind = v->kind;
+		g->items[k].sev = v->sev;
+		g->items[k].data = ev;
+		g->items[k].len = evlen;
+		g->nitems++;
+		p->n++;
+		idx++;
+	}
+	p->status = MM_WIRE_OK;
+	return MM_OK;
+}
+
+/* Store the checked events of one batch (inside the transaction). */
+static int
+store_batch(struct agg *a, struct group *g, struct pending *p)
+{
+	struct mm_spool_item *items = g->items + p->first;
+	uint64_t dropped = 0, first = 0;
+	size_t i, stored = 0;
+	int rc;
+
+	if (p->status != MM_WIRE_OK)
+		return MM_OK;
+	rc = mm_spool_make_room(a->spool, p->bytes + (size_t)p->count * MM_SPOOL_ROW_OVERHEAD,
 	                        &dropped);
 	a->c.dropped_oldest += dropped;
 	if (rc == MM_ERR_FULL) {
 		a->c.refused_batches++;
-		a->c.refused_events += b.count;
+		a->c.refused_events += p->count;
 		p->status = MM_WIRE_FULL;
+		p->nrej = 0;
 		p->reason = "spool full";
 		return MM_OK;
 	}
 	if (rc != MM_OK)
 		return rc;
-	mm_wire_iter_init(&it, &b);
-	while (mm_wire_iter_next(&it, &ev, &evlen)) {
-		struct mm_event_view *v = &a->views[n];
-		int json = a->want_json && !a->hot_off;
+	/* The views do not move any more: the ids can point at them. */
+	for (i = 0; i < p->n; i++)
+		items[i].id = g->views[p->first + i].id;
+	rc = mm_spool_put_batch(a->spool, items, p->n, a->dupf, &first, &stored);
+	if (rc != MM_OK)
+		return rc;
+	for (i = 0; i < p->n; i++) {
+		size_t k = p->first + i;
 
-		/* The decoder's checks in one pass, without building the
-		 * event, rendering its JSON line on the way. */
-		a->json_off[n] = a->json.len;
-		if (mm_event_check(v, ev, evlen, json ? &a->json : NULL) != MM_OK ||
-		    (json && mm_buf_putc(&a->json, '\n') != MM_OK)) {
-			a->json.len = a->json_off[n];
-			p->rej[p->nrej++] = idx++;
-			continue;
-		}
-		a->json_len[n] = a->json.len - a->json_off[n];
-		a->items[n].id = v->id;
-		a->items[n].kind = v->kind;
-		a->items[n].sev = v->sev;
-		a->items[n].data = ev;
-		a->items[n].len = evlen;
-		n++;
-		idx++;
-	}
-	rc = mm_spool_put_batch(a->spool, a->items, n, a->dupf, &first, &stored);
-	for (i = 0; i < n; i++) {
-		if (rc != MM_OK || a->dupf[i]) {
-			p->dups += rc == MM_OK;
+		if (a->dupf[i]) {
+			p->dups++;
 			continue;
 		}
 		p->stored++;
-		keep_hot(a, first++, a->items[i].data, a->items[i].len,
-		         a->want_json ? a->json_off[i] : 0, a->want_json ? a->json_len[i] : 0);
+		/* A line ends where the next one starts. */
+		keep_hot(g, first++, &items[i], g->json_off[k],
+		         (k + 1 < g->nitems ? g->json_off[k + 1] : g->json.len) - g->json_off[k]);
 	}
-	if (rc != MM_OK)
-		return rc;
-	p->status = MM_WIRE_OK;
 	return MM_OK;
 }
 
@@ -401,16 +490,15 @@ send_ack(struct agg *a, const struct pending *p)
 	zmq_send(a->router, a->buf.data, a->buf.len, ZMQ_DONTWAIT);
 }
 
-/* Receive what is waiting (bounded), store it in one commit, then ack. */
-static void
-ingest(struct agg *a)
+/* Receive what is waiting (bounded) into the group. Returns batches. */
+static size_t
+receive_group(struct agg *a, struct group *g)
 {
-	zmq_msg_t msgs[MAX_GROUP];
-	size_t n = 0, bytes = 0, i;
-	int rc = MM_OK, began = 0;
+	size_t bytes = 0;
 
-	while (n < MAX_GROUP && bytes < MAX_GROUP_BYTES) {
-		struct pending *p = &a->pend[n];
+	g->n = 0;
+	while (g->n < MAX_GROUP && bytes < MAX_GROUP_BYTES) {
+		struct pending *p = &g->pend[g->n];
 		zmq_msg_t id;
 		int more = 0, extra = 0;
 		size_t ml = sizeof(more);
@@ -423,10 +511,10 @@ ingest(struct agg *a)
 		p->idlen = zmq_msg_size(&id) <= MAX_IDENTITY ? zmq_msg_size(&id) : 0;
 		memcpy(p->identity, zmq_msg_data(&id), p->idlen);
 		zmq_msg_close(&id);
-		zmq_msg_init(&msgs[n]);
+		zmq_msg_init(&g->msgs[g->n]);
 		if (zmq_getsockopt(a->router, ZMQ_RCVMORE, &more, &ml) != 0 || !more ||
-		    zmq_msg_recv(&msgs[n], a->router, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&msgs[n]);
+		    zmq_msg_recv(&g->msgs[g->n], a->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&g->msgs[g->n]);
 			a->c.malformed_msgs++;
 			continue;
 		}
@@ -440,32 +528,59 @@ ingest(struct agg *a)
 			zmq_msg_close(&x);
 			extra = 1;
 		}
-		p->status = extra; /* remembered until ingest_one */
-		bytes += zmq_msg_size(&msgs[n]);
-		n++;
+		p->status = extra; /* remembered until check_batch */
+		bytes += zmq_msg_size(&g->msgs[g->n]);
+		g->n++;
 	}
-	if (n == 0)
-		return;
-	a->nhot = 0;
-	a->hot_bytes = 0;
-	a->hot_off = 0;
-	mm_buf_reset(&a->json);
-	if ((rc = mm_spool_begin(a->spool)) == MM_OK) {
-		began = 1;
-		for (i = 0; i < n && rc == MM_OK; i++)
-			rc = ingest_one(a, &a->pend[i], zmq_msg_data(&msgs[i]),
-			                zmq_msg_size(&msgs[i]), a->pend[i].status);
-		/* The lines are all rendered: the buffer stays where it is. */
-		for (i = 0; a->want_json && !a->hot_off && i < a->nhot; i++)
-			a->hot[i].json = a->json.data + a->hot_joff[i];
-		if (rc == MM_OK)
-			rc = commit_group(a);
-		else
-			mm_spool_rollback(a->spool);
+	return g->n;
+}
+
+/* Check every batch of a received group. */
+static int
+check_group(struct agg *a, struct group *g)
+{
+	size_t i;
+	int rc = MM_OK;
+
+	g->nitems = 0;
+	g->hot_off = 0;
+	drop_hot(g);
+	mm_buf_reset(&g->json);
+	for (i = 0; i < g->n && rc == MM_OK; i++)
+		rc = check_batch(a, g, &g->pend[i], zmq_msg_data(&g->msgs[i]),
+		                 zmq_msg_size(&g->msgs[i]), g->pend[i].status);
+	return rc;
+}
+
+/* Store a checked group in one transaction and start its commit. */
+static int
+store_group(struct agg *a, struct group *g)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = mm_spool_begin(a->spool)) != MM_OK)
+		return rc;
+	for (i = 0; i < g->n && rc == MM_OK; i++)
+		rc = store_batch(a, g, &g->pend[i]);
+	if (rc != MM_OK) {
+		mm_spool_rollback(a->spool);
+		return rc;
 	}
-	(void)began;
-	for (i = 0; i < n; i++) {
-		struct pending *p = &a->pend[i];
+	hot_lines(g);
+	commit_start(a, g);
+	return MM_OK;
+}
+
+/* After the commit (or a failure, rc): ack every batch, feed the sinks,
+ * and let the messages go. */
+static void
+finish_group(struct agg *a, struct group *g, int rc)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		struct pending *p = &g->pend[i];
 
 		if (rc != MM_OK && p->status != MM_WIRE_MALFORMED) {
 			/* Nothing of this group is durable: say so, they resend. */
@@ -489,14 +604,52 @@ ingest(struct agg *a)
 	}
 	/* The events point into the messages: feed, then let both go. */
 	if (rc == MM_OK)
-		feed_hot(a);
-	drop_hot(a);
-	for (i = 0; i < n; i++)
-		zmq_msg_close(&msgs[i]);
+		feed_hot(a, g);
+	drop_hot(g);
+	for (i = 0; i < g->n; i++)
+		zmq_msg_close(&g->msgs[i]);
+	g->n = 0;
 	if (rc != MM_OK) {
 		a->c.spool_errors++;
 		mm_log_host(MM_LOG_ERROR, "aggregator", "spool write failed: %s", mm_strerror(rc));
 	}
+}
+
+/*
+ * Receive what is waiting and store it, a group (up to MAX_GROUP batches)
+ * per commit, acknowledging each group after its commit. While one group
+ * commits, the next one is received and checked: the two halves of the work
+ * (checking on this thread, writing and fsync on the commit's) overlap
+ * during a burst. Returns with no commit running, so that the caller may
+ * use the spool; a burst is bounded so that sinks and timers get their turn.
+ */
+static void
+ingest(struct agg *a)
+{
+	struct group *prev = NULL, *cur = &a->groups[0];
+	int round, rc;
+
+	for (round = 0; round < INGEST_ROUNDS; round++) {
+		size_t n = receive_group(a, cur);
+
+		rc = n > 0 ? check_group(a, cur) : MM_OK;
+		if (prev != NULL) {
+			finish_group(a, prev, commit_wait(a, prev));
+			prev = NULL;
+		}
+		if (n == 0)
+			break;
+		if (rc == MM_OK)
+			rc = store_group(a, cur);
+		if (rc != MM_OK) {
+			finish_group(a, cur, rc);
+			continue;
+		}
+		prev = cur;
+		cur = cur == &a->groups[0] ? &a->groups[1] : &a->groups[0];
+	}
+	if (prev != NULL)
+		finish_group(a, prev, commit_wait(a, prev));
 }
 
 struct read_ctx {
@@ -994,18 +1147,15 @@ open_everything(struct agg *a)
 	}
 	if (strncmp(a->conf.endpoint, "ipc://", 6) == 0)
 		share_socket(a, a->conf.endpoint + 6);
-	for (i = 0; i < MAX_GROUP; i++) {
-		a->pend[i].rej = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(uint32_t));
-		if (a->pend[i].rej == NULL)
+	for (i = 0; i < 2 * MAX_GROUP; i++) {
+		struct pending *p = &a->groups[i / MAX_GROUP].pend[i % MAX_GROUP];
+
+		p->rej = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(uint32_t));
+		if (p->rej == NULL)
 			return MM_ERR_NOMEM;
 	}
-	a->items = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->items));
-	a->views = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->views));
-	a->json_off = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->json_off));
-	a->json_len = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(*a->json_len));
 	a->dupf = calloc(MM_WIRE_MAX_BATCH_EVENTS, 1);
-	if (a->items == NULL || a->views == NULL || a->json_off == NULL || a->json_len == NULL ||
-	    a->dupf == NULL)
+	if (a->dupf == NULL)
 		return MM_ERR_NOMEM;
 	snprintf(path, sizeof(path), "%s/i18n", mm_paths()->data_dir);
 	if (mm_i18n_load(&a->cat, path) != MM_OK)
@@ -1028,16 +1178,18 @@ close_everything(struct agg *a)
 	if (a->conf.endpoint[0] && strncmp(a->conf.endpoint, "ipc://", 6) == 0 && a->spool)
 		unlink(a->conf.endpoint + 6);
 	mm_spool_close(a->spool);
-	for (i = 0; i < MAX_GROUP; i++)
-		free(a->pend[i].rej);
-	drop_hot(a);
-	free(a->hot);
-	free(a->items);
-	free(a->views);
-	free(a->json_off);
-	free(a->json_len);
-	free(a->hot_joff);
-	mm_buf_free(&a->json);
+	for (i = 0; i < 2; i++) {
+		struct group *g = &a->groups[i];
+		size_t k;
+
+		for (k = 0; k < MAX_GROUP; k++)
+			free(g->pend[k].rej);
+		free(g->hot);
+		free(g->items);
+		free(g->views);
+		free(g->json_off);
+		mm_buf_free(&g->json);
+	}
 	free(a->dupf);
 	if (a->lock_fd > 0)
 		close(a->lock_fd);

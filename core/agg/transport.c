@@ -21,7 +21,7 @@
 #include "wire.h"
 #include "zsock.h"
 
-#define MAX_INFLIGHT 32        /* batches sent and not acked */
+#define MAX_INFLIGHT 128       /* batches sent and not acked */
 #define RETRY_DISCONNECTED 100 /* ms between sends while no aggregator is there */
 #define RETRY_FULL 250         /* ms before offering a refused batch again */
 
