@@ -376,6 +376,19 @@ map_insert(struct member **out, struct val *m, const char *key, size_t klen, uns
 	return MM_OK;
 }
 
+/* Schema keys are a few bytes long: comparing them here is cheaper than a
+ * call to memcmp(). */
+static inline int
+same_bytes(const char *a, const char *b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* The schema entry named key, searched from position start on (wrapping
  * around): keys usually arrive in schema order, so the decoder starts just
  * after the previous key's entry and finds the next one at once. */
@@ -388,7 +401,8 @@ field_find_from(const struct field *table, unsigned start, const char *key, size
 
 	for (pass = 0; pass < 2; pass++) {
 		for (i = pass ? 0 : start; table[i].name != NULL && (!pass || i < start); i++)
-			if (table[i].len == klen && memcmp(table[i].name, key, klen) == 0) {
+			if (table[i].len == klen && table[i].name[0] == key[0] &&
+			    same_bytes(table[i].name, key, klen)) {
 				*rank = i;
 				return &table[i];
 			}
@@ -1815,6 +1829,23 @@ put_json_str(struct out *o, const char *str, size_t len)
 			i++;
 			continue;
 		}
+		/* Kana and most kanji (E1..EC, EE, EF lead bytes) and the two-byte
+		 * forms are valid whatever their continuation bytes are, as long
+		 * as those are continuation bytes. */
+		if (c >= 0xe1 && c != 0xed && c <= 0xef && len - i >= 3 &&
+		    (s[i + 1] & 0xc0) == 0x80 && (s[i + 2] & 0xc0) == 0x80) {
+			memcpy(d, s + i, 3);
+			d += 3;
+			i += 3;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf && len - i >= 2 && (s[i + 1] & 0xc0) == 0x80) {
+			d[0] = c;
+			d[1] = s[i + 1];
+			d += 2;
+			i += 2;
+			continue;
+		}
 		n = utf8_len(s + i, len - i, &bad);
 		if (n == 0) {
 			memcpy(d, fffd, 3);
@@ -2192,6 +2223,13 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 	if (++r->nodes > MAX_NODES || r->p >= r->end)
 		return MM_ERR_PARSE;
 	c = *r->p;
+	if (c <= 0x7f) {
+		/* The most common scalars, read here rather than by rd_val(). */
+		v.type = T_INT;
+		v.u.i = c;
+		r->p++;
+		goto got;
+	}
 	if ((c >= 0x80 && c <= 0x9f) || c == 0xdc || c == 0xdd || c == 0xde || c == 0xdf) {
 		uint64_t n;
 
@@ -2213,7 +2251,13 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 		const char *s;
 		size_t len;
 
-		if (scan_str(r, &s, &len) != MM_OK || memchr(s, '\0', len) != NULL)
+		if (c <= 0xbf && (size_t)(r->end - r->p) > (size_t)(c & 0x1f)) {
+			s = (const char *)r->p + 1;
+			len = c & 0x1f;
+			r->p += 1 + len;
+		} else if (scan_str(r, &s, &len) != MM_OK)
+			return MM_ERR_PARSE;
+		if (memchr(s, '\0', len) != NULL)
 			return MM_ERR_PARSE;
 		v.type = T_STR;
 		v.u.s.p = (char *)s;
@@ -2230,6 +2274,7 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 			return rc;
 		r->p = rd.p;
 	}
+got:
 	if (f != NULL && !leaf_ok(f, &v))
 		return MM_ERR_PARSE;
 	if (r->view != NULL && depth == 2) {
