@@ -209,6 +209,33 @@ const char *byod_enc_name(int enc);
 const char *byod_kind_name(int kind);
 double byod_ssid_similarity(const char *a, const char *b);
 int byod_wlan_parse(struct byod_ap *out, const struct mm_packet *pkt);
+/* What the body of a beacon or probe response says by itself, without
+ * the radio's view (radiotap channel and signal): the packet path keeps
+ * it per access point and parses again only when the body changes. */
+struct byod_beacon {
+	uint16_t beacon_int;
+	uint16_t ds_channel; /* from the DS element, when has_ds */
+	uint8_t has_ds;
+	uint8_t privacy;
+	uint8_t enc; /* enum byod_enc */
+	uint8_t has_ssid;
+	uint8_t ssid_len;
+	uint8_t ssid_raw[32];
+};
+/* A beacon or probe response with the fixed fields and a BSSID: what
+ * byod_wlan_parse() and byod_beacon_parse() need. */
+static inline int
+byod_beacon_frame(const struct mm_packet *pkt)
+{
+	return (pkt->layers & MM_L_WLAN) && pkt->wlan_type == MM_WLAN_MGMT &&
+	       (pkt->wlan_subtype == MM_WLAN_BEACON || pkt->wlan_subtype == MM_WLAN_PROBE_RESP) &&
+	       pkt->wlan_body != NULL && pkt->wlan_body_len >= 12 && pkt->wlan_bssid != NULL;
+}
+/* body: len >= 12 bytes (timestamp, beacon interval, capabilities, then
+ * the elements). */
+void byod_beacon_parse(struct byod_beacon *out, const uint8_t *body, uint32_t len);
+/* The SSID as tcpdump -e prints it, into out (outsz bytes, terminated). */
+void byod_ssid_text(char *out, size_t outsz, const uint8_t *s, size_t len);
 /* Names from an mDNS / LLMNR / NBNS message: calls cb for each (name, ipv4)
  * pair found (ip may be NULL). Returns the number of names or -1. */
 typedef void (*byod_name_cb)(void *user, const char *name, const uint8_t *ip4);

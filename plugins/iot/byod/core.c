@@ -30,11 +30,28 @@ within(uint64_t a, uint64_t b, uint64_t win)
 	return (a >= b ? a - b : b - a) < win;
 }
 
+/* Bytes of a beacon body kept per access point (most are 80-300). */
+#define BEACON_KEEP 320
+
 struct ap_ent {
 	struct byod_ap ap;
 	uint64_t last_alert[BYOD_F__COUNT];
 	uint8_t reported; /* 0 not yet, 1 reported without SSID, 2 with */
+	/* Which company SSID the name is (-1: none), worked out when the
+	 * name changes rather than for every beacon. */
+	int16_t company_ci;
+	/* The last beacon or probe response body after its timestamp, and
+	 * what it said: an access point repeats the same body many times a
+	 * second, and an identical one need not be parsed again. Bodies
+	 * longer than the copy are parsed every time. */
+	uint16_t body_len; /* 0: nothing kept */
+	struct byod_beacon body_info;
+	uint8_t body[BEACON_KEEP];
 };
+
+/* Bytes of a DHCP parameter request list kept per device (most are
+ * 5-20 option codes). */
+#define PRL_KEEP 64
 
 /* A device and what the ARP checks remember about it: the address it
  * claimed last, so that one MAC claiming a second address is seen without
@@ -43,6 +60,13 @@ struct dev_ent {
 	struct byod_dev d;
 	uint8_t arp_ip[4];
 	uint64_t arp_ts;
+	/* The DHCP parameter request list the device's fingerprint was last
+	 * made from (prl_len bytes, valid when has_prl): a client sends the
+	 * same list in every request, and the same bytes make the same
+	 * fingerprint, already applied. Longer lists are not kept. */
+	uint8_t has_prl;
+	uint8_t prl_len;
+	uint8_t prl[PRL_KEEP];
 };
 
 struct arp_ent {
@@ -107,6 +131,7 @@ struct byod {
 	struct arp_ent *arp;
 	struct byod_tab arpt; /* by IPv4 address */
 	uint8_t company_best_enc[BYOD_MAX_LIST];
+	size_t company_len[BYOD_MAX_LIST]; /* strlen of each company SSID */
 	/* Per-kind budget of findings (token bucket on the capture clock),
 	 * so a flood of fake beacons or spoofed MACs cannot turn into a
 	 * flood of events. */
@@ -323,6 +348,8 @@ byod_new(struct byod **out, const struct byod_config *cfg, struct byod_oui *oui,
 	if (!dup_list(cfg->company_ssid, cfg->n_company_ssid, b->cfg.company_ssid))
 		goto fail;
 	b->cfg.n_company_ssid = cfg->n_company_ssid;
+	for (size_t i = 0; i < b->cfg.n_company_ssid; i++)
+		b->company_len[i] = strlen(b->cfg.company_ssid[i]);
 	if (b->cfg.max_devices == 0)
 		b->cfg.max_devices = 1;
 	if (b->cfg.max_aps == 0)
@@ -530,50 +557,55 @@ dev_new(struct byod *b, const uint8_t *mac)
 	return e;
 }
 
+/* A device seen for the first time; out of line, as ap_new(). */
+static __attribute__((noinline)) struct byod_dev *
+dev_first(struct byod *b, const uint8_t *mac, uint64_t ts)
+{
+	struct byod_dev *d = &dev_new(b, mac)->d;
+
+	d->first_ts = d->last_ts = ts;
+	dev_identity(b, d);
+	return d;
+}
+
 static struct byod_dev *
 dev_get(struct byod *b, const uint8_t *mac, uint64_t ts, int *is_new)
 {
 	uint32_t i = byod_tab_find(&b->devt, mac);
-	struct byod_dev *d;
 
-	*is_new = 0;
-	if (i != TAB_NONE) {
-		byod_tab_touch(&b->devt, i);
-		b->dev[i].d.last_ts = ts;
-		return &b->dev[i].d;
-	}
-	d = &dev_new(b, mac)->d;
-	d->first_ts = d->last_ts = ts;
-	dev_identity(b, d);
-	*is_new = 1;
-	return d;
+	*is_new = i == TAB_NONE;
+	if (i == TAB_NONE)
+		return dev_first(b, mac, ts);
+	byod_tab_touch(&b->devt, i);
+	b->dev[i].d.last_ts = ts;
+	return &b->dev[i].d;
 }
 
-/* Which fields of a device an asset event reports as changed. */
-struct dev_snap {
-	struct mm_addr ip;
-	char hostname[BYOD_STR];
-	char dev_class[24];
-	char os[BYOD_STR];
-	char mdns[BYOD_STR];
-	char dhcp_fp[BYOD_LONG];
-	char vclass[BYOD_STR];
-	char ua[BYOD_LONG];
-	uint8_t mac[6];
+/* Which fields of a device changed while one frame was handled: the
+ * setters below compare as they write, so nothing is copied aside or
+ * compared again for the many frames that change nothing. */
+enum dev_change {
+	CH_MAC = 1u << 0,
+	CH_IP = 1u << 1,
+	CH_HOST = 1u << 2,
+	CH_OS = 1u << 3,
+	CH_NAME = 1u << 4,
+	CH_FP = 1u << 5,
+	CH_VCLASS = 1u << 6,
+	CH_UA = 1u << 7
 };
 
-static void
-snap(struct dev_snap *s, const struct byod_dev *d)
+/* copy_str() into a device field; returns bit when the text changed. */
+static unsigned
+set_str(char *dst, size_t sz, const char *src, unsigned bit)
 {
-	s->ip = d->ip;
-	memcpy(s->hostname, d->hostname, sizeof(s->hostname));
-	memcpy(s->dev_class, d->dev_class, sizeof(s->dev_class));
-	memcpy(s->os, d->os, sizeof(s->os));
-	memcpy(s->mdns, d->mdns_name, sizeof(s->mdns));
-	memcpy(s->dhcp_fp, d->dhcp_fp, sizeof(s->dhcp_fp));
-	memcpy(s->vclass, d->vendor_class, sizeof(s->vclass));
-	memcpy(s->ua, d->user_agent, sizeof(s->ua));
-	memcpy(s->mac, d->mac, 6);
+	size_t n = strnlen(src, sz - 1);
+
+	if (memcmp(dst, src, n) == 0 && dst[n] == '\0')
+		return 0;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return bit;
 }
 
 static void
@@ -589,7 +621,9 @@ append(char *buf, size_t sz, const char *word)
 static int
 is_mobile(const struct byod_dev *d)
 {
-	return strcmp(d->dev_class, "phone") == 0 || strcmp(d->dev_class, "tablet") == 0;
+	/* The first letter first: this runs for every frame about a device. */
+	return (d->dev_class[0] == 'p' && strcmp(d->dev_class, "phone") == 0) ||
+	       (d->dev_class[0] == 't' && strcmp(d->dev_class, "tablet") == 0);
 }
 
 static int
@@ -684,62 +718,71 @@ policy(struct byod *b, struct byod_dev *d, uint64_t ts)
 }
 
 static void
-dev_commit(struct byod *b, struct byod_dev *d, int is_new, const struct dev_snap *before,
-           uint64_t ts)
+dev_commit(struct byod *b, struct byod_dev *d, int is_new, unsigned chg, uint64_t ts)
 {
 	struct byod_finding f;
 
 	/* Classify again only when something the table looks at changed:
 	 * this runs for every DHCP, ARP and name packet. */
-	if (is_new || before == NULL || d->dev_class[0] == '\0' ||
-	    strcmp(before->dhcp_fp, d->dhcp_fp) != 0 ||
-	    strcmp(before->vclass, d->vendor_class) != 0 ||
-	    strcmp(before->hostname, d->hostname) != 0 || strcmp(before->ua, d->user_agent) != 0) {
+	if (is_new || d->dev_class[0] == '\0' || (chg & (CH_FP | CH_VCLASS | CH_HOST | CH_UA))) {
+		char cls[sizeof(d->dev_class)], os[sizeof(d->os)];
+
+		memcpy(cls, d->dev_class, sizeof(cls));
+		memcpy(os, d->os, sizeof(os));
 		if (b->fp != NULL && !byod_fp_classify(b->fp, d) && d->dev_class[0] == '\0')
 			snprintf(d->dev_class, sizeof(d->dev_class), "unknown");
+		if (strcmp(cls, d->dev_class) != 0 || strcmp(os, d->os) != 0)
+			chg |= CH_OS;
 	}
-	/* The two text buffers make up most of a finding; this runs for every
-	 * wired frame about a device, so only their first bytes are cleared. */
-	memset(&f, 0, offsetof(struct byod_finding, how));
-	f.how[0] = f.detail[0] = '\0';
-	f.ts_ns = ts;
-	f.dev = d;
-	memcpy(f.mac, d->mac, 6);
-	f.ip = d->ip;
-	if (is_new) {
-		f.kind = BYOD_F_ASSET_NEW;
-		emit(b, &f);
-	} else if (before != NULL) {
-		if (memcmp(before->mac, d->mac, 6) != 0) {
-			append(f.detail, sizeof(f.detail), "mac");
-			memcpy(f.old_mac, before->mac, 6);
-		}
-		if (memcmp(&before->ip, &d->ip, sizeof(d->ip)) != 0)
-			append(f.detail, sizeof(f.detail), "ip");
-		if (strcmp(before->hostname, d->hostname) != 0)
-			append(f.detail, sizeof(f.detail), "hostname");
-		if (strcmp(before->dev_class, d->dev_class) != 0 || strcmp(before->os, d->os) != 0)
-			append(f.detail, sizeof(f.detail), "os");
-		if (strcmp(before->mdns, d->mdns_name) != 0)
-			append(f.detail, sizeof(f.detail), "name");
-		if (strcmp(before->dhcp_fp, d->dhcp_fp) != 0)
-			append(f.detail, sizeof(f.detail), "dhcp_fingerprint");
-		if (strcmp(before->vclass, d->vendor_class) != 0)
-			append(f.detail, sizeof(f.detail), "vendor_class");
-		if (f.detail[0]) {
-			f.kind = BYOD_F_ASSET_CHANGE;
+	if (is_new || chg != 0) {
+		/* The two text buffers make up most of a finding, so only
+		 * their first bytes are cleared. */
+		memset(&f, 0, offsetof(struct byod_finding, how));
+		f.how[0] = f.detail[0] = '\0';
+		f.ts_ns = ts;
+		f.dev = d;
+		memcpy(f.mac, d->mac, 6);
+		f.ip = d->ip;
+		if (is_new) {
+			f.kind = BYOD_F_ASSET_NEW;
 			emit(b, &f);
+		} else {
+			if (chg & CH_MAC) {
+				append(f.detail, sizeof(f.detail), "mac");
+				memcpy(f.old_mac, d->prev_mac, 6);
+			}
+			if (chg & CH_IP)
+				append(f.detail, sizeof(f.detail), "ip");
+			if (chg & CH_HOST)
+				append(f.detail, sizeof(f.detail), "hostname");
+			if (chg & CH_OS)
+				append(f.detail, sizeof(f.detail), "os");
+			if (chg & CH_NAME)
+				append(f.detail, sizeof(f.detail), "name");
+			if (chg & CH_FP)
+				append(f.detail, sizeof(f.detail), "dhcp_fingerprint");
+			if (chg & CH_VCLASS)
+				append(f.detail, sizeof(f.detail), "vendor_class");
+			if (f.detail[0]) {
+				f.kind = BYOD_F_ASSET_CHANGE;
+				emit(b, &f);
+			}
 		}
 	}
 	policy(b, d, ts);
 }
 
-static void
+/* Takes a non-zero IPv4 address; returns CH_IP when it changed. */
+static unsigned
 set_ip(struct byod_dev *d, const struct mm_addr *ip)
 {
 	static const uint8_t zero[4];
-	if (ip->family == 4 && memcmp(ip->addr, zero, 4) != 0)
-		d->ip = *ip;
+
+	if (ip->family != 4 || memcmp(ip->addr, zero, 4) == 0 ||
+	    memcmp(&d->ip, ip, sizeof(*ip)) == 0)
+		return 0;
+	d->ip = *ip;
+	return CH_IP;
 }
 
 /* A phone that picked a new random MAC is recognised by the same DHCP
@@ -763,14 +806,26 @@ find_earlier_self(struct byod *b, const uint8_t *mac, const char *fp, const char
 	return NULL;
 }
 
-static void
+/* Whether list is the parameter request list the device's fingerprint
+ * was last made from (an absent list counts as an empty one: both make
+ * no fingerprint). */
+static int
+prl_same(const struct dev_ent *de, const struct mm_dhcp_bytes *list)
+{
+	uint8_t n = list->p != NULL ? list->len : 0;
+
+	return de->has_prl && de->prl_len == n && (n == 0 || memcmp(de->prl, list->p, n) == 0);
+}
+
+static __attribute__((noinline)) void
 on_dhcp(struct byod *b, const struct mm_packet *pkt)
 {
 	struct mm_dhcp_msg m;
 	struct byod_dev *d;
-	struct dev_snap before;
+	struct dev_ent *de;
 	char fp[BYOD_LONG], host[BYOD_STR], vc[BYOD_STR], cid[BYOD_STR];
-	int is_new = 0;
+	int is_new = 0, same_prl;
+	unsigned chg = 0;
 
 	if (mm_dhcp_parse(&m, pkt->payload, pkt->payload_len) != MM_OK) {
 		b->ctr[C_DHCP_BAD]++;
@@ -782,16 +837,20 @@ on_dhcp(struct byod *b, const struct mm_packet *pkt)
 	if (m.op == 2) {
 		/* Server replies only tell us the address a client got. */
 		if (m.msg_type == MM_DHCP_ACK && (d = dev_lookup(b, m.chaddr)) != NULL) {
-			snap(&before, d);
-			set_ip(d, &m.yiaddr);
+			chg = set_ip(d, &m.yiaddr);
 			d->sources |= BYOD_SRC_DHCP;
-			dev_commit(b, d, 0, &before, pkt->ts_ns);
+			dev_commit(b, d, 0, chg, pkt->ts_ns);
 		}
 		return;
 	}
 	if (m.op != 1)
 		return;
-	if (mm_dhcp_fingerprint(fp, sizeof(fp), &m) < 0)
+	/* A known device sending the list its fingerprint was made from:
+	 * the fingerprint would come out the same and is already set. */
+	d = dev_lookup(b, m.chaddr);
+	same_prl = d != NULL && prl_same((struct dev_ent *)(void *)d, &m.param_list);
+	fp[0] = '\0';
+	if (!same_prl && mm_dhcp_fingerprint(fp, sizeof(fp), &m) < 0)
 		fp[0] = '\0';
 	mm_dhcp_text(host, sizeof(host), &m.hostname);
 	mm_dhcp_text(vc, sizeof(vc), &m.vendor_class);
@@ -803,10 +862,9 @@ on_dhcp(struct byod *b, const struct mm_packet *pkt)
 		cid[i * 2 + 2] = '\0';
 	}
 
-	d = dev_lookup(b, m.chaddr);
 	if (d == NULL && (d = find_earlier_self(b, m.chaddr, fp, host, cid)) != NULL) {
 		uint32_t idx = (uint32_t)((struct dev_ent *)(void *)d - b->dev);
-		snap(&before, d);
+		/* dev_commit() reports the old MAC from prev_mac. */
 		memcpy(d->prev_mac, d->mac, 6);
 		d->has_prev = 1;
 		/* The device changes its key: out of the index under the old
@@ -818,23 +876,38 @@ on_dhcp(struct byod *b, const struct mm_packet *pkt)
 		d->mac_changes++;
 		d->last_ts = pkt->ts_ns;
 		b->ctr[C_MERGED]++;
+		chg = CH_MAC;
+	} else if (d != NULL) {
+		/* dev_get() for the device already looked up above. */
+		byod_tab_touch(&b->devt, (uint32_t)((struct dev_ent *)(void *)d - b->dev));
+		d->last_ts = pkt->ts_ns;
 	} else {
 		d = dev_get(b, m.chaddr, pkt->ts_ns, &is_new);
-		snap(&before, d);
 	}
 	d->sources |= BYOD_SRC_DHCP;
 	if (fp[0])
-		copy_str(d->dhcp_fp, sizeof(d->dhcp_fp), fp);
+		chg |= set_str(d->dhcp_fp, sizeof(d->dhcp_fp), fp, CH_FP);
+	de = (struct dev_ent *)(void *)d;
+	if (!same_prl) {
+		/* What the fingerprint was just made from (see dev_ent). */
+		uint8_t n = m.param_list.p != NULL ? m.param_list.len : 0;
+		de->has_prl = n <= sizeof(de->prl);
+		if (de->has_prl) {
+			de->prl_len = n;
+			if (n > 0)
+				memcpy(de->prl, m.param_list.p, n);
+		}
+	}
 	if (host[0])
-		copy_str(d->hostname, sizeof(d->hostname), host);
+		chg |= set_str(d->hostname, sizeof(d->hostname), host, CH_HOST);
 	if (vc[0])
-		copy_str(d->vendor_class, sizeof(d->vendor_class), vc);
+		chg |= set_str(d->vendor_class, sizeof(d->vendor_class), vc, CH_VCLASS);
 	if (cid[0])
 		copy_str(d->client_id, sizeof(d->client_id), cid);
-	set_ip(d, &m.ciaddr);
+	chg |= set_ip(d, &m.ciaddr);
 	if (m.msg_type == MM_DHCP_REQUEST && d->ip.family == 0)
-		set_ip(d, &m.requested_ip);
-	dev_commit(b, d, is_new, &before, pkt->ts_ns);
+		chg |= set_ip(d, &m.requested_ip);
+	dev_commit(b, d, is_new, chg, pkt->ts_ns);
 }
 
 struct name_ctx {
@@ -849,7 +922,7 @@ on_name(void *user, const char *name, const uint8_t *ip4)
 	struct name_ctx *nc = user;
 	struct byod *b = nc->b;
 	struct byod_dev *d;
-	struct dev_snap before;
+	unsigned chg;
 	int is_new;
 
 	/* Only names the sender announces for its own address describe the
@@ -858,22 +931,21 @@ on_name(void *user, const char *name, const uint8_t *ip4)
 		return;
 	b->ctr[C_NAMES]++;
 	d = dev_get(b, nc->pkt->src_mac, nc->pkt->ts_ns, &is_new);
-	snap(&before, d);
 	d->sources |= nc->src;
-	set_ip(d, &nc->pkt->src);
-	copy_str(d->mdns_name, sizeof(d->mdns_name), name);
+	chg = set_ip(d, &nc->pkt->src);
+	chg |= set_str(d->mdns_name, sizeof(d->mdns_name), name, CH_NAME);
 	if (d->hostname[0] == '\0')
-		copy_str(d->hostname, sizeof(d->hostname), name);
-	dev_commit(b, d, is_new, &before, nc->pkt->ts_ns);
+		chg |= set_str(d->hostname, sizeof(d->hostname), name, CH_HOST);
+	dev_commit(b, d, is_new, chg, nc->pkt->ts_ns);
 }
 
-static void
+static __attribute__((noinline)) void
 on_http(struct byod *b, const struct mm_packet *pkt)
 {
 	const uint8_t *p = pkt->payload;
 	uint32_t n = pkt->payload_len, i, end;
 	struct byod_dev *d;
-	struct dev_snap before;
+	unsigned chg;
 	int is_new;
 
 	if (n < 16 || !(memcmp(p, "GET ", 4) == 0 || memcmp(p, "POST ", 5) == 0 ||
@@ -892,33 +964,31 @@ on_http(struct byod *b, const struct mm_packet *pkt)
 		if (end == i)
 			return;
 		d = dev_get(b, pkt->src_mac, pkt->ts_ns, &is_new);
-		snap(&before, d);
 		d->sources |= BYOD_SRC_HTTP;
-		set_ip(d, &pkt->src);
+		chg = set_ip(d, &pkt->src);
 		{
 			struct mm_dhcp_bytes ua = {p + i, (uint8_t)(end - i > 255 ? 255 : end - i)};
-			mm_dhcp_text(d->user_agent, sizeof(d->user_agent), &ua);
+			char txt[sizeof(d->user_agent)];
+			mm_dhcp_text(txt, sizeof(txt), &ua);
+			chg |= set_str(d->user_agent, sizeof(d->user_agent), txt, CH_UA);
 		}
 		b->ctr[C_HTTP_UA]++;
-		dev_commit(b, d, is_new, &before, pkt->ts_ns);
+		dev_commit(b, d, is_new, chg, pkt->ts_ns);
 		return;
 	}
 }
 
-static void
+static __attribute__((noinline)) void
 on_push(struct byod *b, const struct mm_packet *pkt)
 {
 	struct byod_dev *d = dev_lookup(b, pkt->src_mac);
-	struct dev_snap before;
 
 	/* Only devices already in the inventory: a SYN alone does not make
 	 * one, and the policy re-runs with the extra evidence. */
 	if (d == NULL || (d->sources & BYOD_SRC_PUSH))
 		return;
-	snap(&before, d);
 	d->sources |= BYOD_SRC_PUSH;
-	set_ip(d, &pkt->src);
-	dev_commit(b, d, 0, &before, pkt->ts_ns);
+	dev_commit(b, d, 0, set_ip(d, &pkt->src), pkt->ts_ns);
 }
 
 /* --- arpwatch ----------------------------------------------------------- */
@@ -998,14 +1068,13 @@ arp_multi(struct byod *b, struct dev_ent *de, struct arp_ent *e, uint64_t ts)
 	}
 }
 
-static void
+static __attribute__((noinline)) void
 on_arp(struct byod *b, const struct mm_packet *pkt)
 {
 	static const uint8_t zero4[4];
 	const uint8_t *mac = pkt->arp_sha, *ip = pkt->arp_spa.addr;
 	struct arp_ent *e;
 	struct byod_dev *d;
-	struct dev_snap before;
 	uint64_t ts = pkt->ts_ns;
 	uint32_t i;
 	int is_new;
@@ -1015,10 +1084,8 @@ on_arp(struct byod *b, const struct mm_packet *pkt)
 		return;
 	/* The inventory learns the station too. */
 	d = dev_get(b, mac, ts, &is_new);
-	snap(&before, d);
 	d->sources |= BYOD_SRC_ARP;
-	set_ip(d, &pkt->arp_spa);
-	dev_commit(b, d, is_new, &before, ts);
+	dev_commit(b, d, is_new, set_ip(d, &pkt->arp_spa), ts);
 
 	i = byod_tab_find(&b->arpt, ip);
 	if (i == TAB_NONE) {
@@ -1062,6 +1129,7 @@ on_arp(struct byod *b, const struct mm_packet *pkt)
 /* --- rogue Wi-Fi -------------------------------------------------------- */
 
 static int bssid_authorized(const struct byod *b, const uint8_t *bssid);
+static int company_index(const struct byod *b, const struct byod_ap *ap);
 
 /* Authorized access points are never pushed out by others: a flood of
  * fake beacons must not make the company's own APs look new. */
@@ -1071,19 +1139,15 @@ ap_pinned(const void *entry)
 	return ((const struct ap_ent *)entry)->ap.authorized;
 }
 
-static struct ap_ent *
-ap_get(struct byod *b, const uint8_t *bssid, uint64_t ts, int *is_new)
+/* A new entry for bssid (the least recently seen unpinned access point
+ * makes room when the table is full). Out of line so that the lookup
+ * in ap_get(), which runs for every beacon, stays small. */
+static __attribute__((noinline)) struct ap_ent *
+ap_new(struct byod *b, const uint8_t *bssid, uint64_t ts)
 {
-	uint32_t i = byod_tab_find(&b->apt, bssid);
 	int evicted;
+	uint32_t i = byod_tab_alloc(&b->apt, ap_pinned, &evicted);
 
-	*is_new = 0;
-	if (i != TAB_NONE) {
-		byod_tab_touch(&b->apt, i);
-		return &b->ap[i];
-	}
-	*is_new = 1;
-	i = byod_tab_alloc(&b->apt, ap_pinned, &evicted);
 	if (evicted)
 		b->ctr[C_AP_EVICT]++;
 	memset(&b->ap[i], 0, sizeof(b->ap[i]));
@@ -1091,12 +1155,25 @@ ap_get(struct byod *b, const uint8_t *bssid, uint64_t ts, int *is_new)
 	b->ap[i].ap.first_ts = ts;
 	b->ap[i].ap.authorized = (uint8_t)bssid_authorized(b, bssid);
 	b->ap[i].ap.randomized = (uint8_t)mac_randomized(bssid);
+	b->ap[i].company_ci = (int16_t)company_index(b, &b->ap[i].ap);
 	if (!b->ap[i].ap.randomized) {
 		const char *v = byod_oui_lookup(b->oui, bssid);
 		if (v != NULL)
 			copy_str(b->ap[i].ap.vendor, sizeof(b->ap[i].ap.vendor), v);
 	}
 	byod_tab_link(&b->apt, i);
+	return &b->ap[i];
+}
+
+static struct ap_ent *
+ap_get(struct byod *b, const uint8_t *bssid, uint64_t ts, int *is_new)
+{
+	uint32_t i = byod_tab_find(&b->apt, bssid);
+
+	*is_new = i == TAB_NONE;
+	if (i == TAB_NONE)
+		return ap_new(b, bssid, ts);
+	byod_tab_touch(&b->apt, i);
 	return &b->ap[i];
 }
 
@@ -1111,21 +1188,19 @@ rate_ok(struct byod *b, struct ap_ent *e, int kind, uint64_t ts)
 	return 1;
 }
 
-/* The detail text is formatted only once the rate limit lets the finding
- * through: a repeated condition (every beacon of a downgraded AP) must
- * cost no formatting. */
-static void ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score,
-                       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Reports a finding about an access point; callers test rate_ok() first,
+ * so that a repeated condition (every beacon of a downgraded AP) costs
+ * neither the call nor the formatting of its detail text. */
+static void ap_report(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 static void
-ap_finding(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score, const char *fmt,
-           ...)
+ap_report(struct byod *b, struct ap_ent *e, int kind, uint64_t ts, double score, const char *fmt,
+          ...)
 {
 	struct byod_finding f;
 	va_list ap;
 
-	if (!rate_ok(b, e, kind, ts))
-		return;
 	memset(&f, 0, sizeof(f));
 	f.kind = kind;
 	f.ts_ns = ts;
@@ -1144,7 +1219,7 @@ static int
 company_index(const struct byod *b, const struct byod_ap *ap)
 {
 	for (size_t i = 0; i < b->cfg.n_company_ssid; i++)
-		if (strlen(b->cfg.company_ssid[i]) == ap->ssid_len &&
+		if (b->company_len[i] == ap->ssid_len &&
 		    memcmp(b->cfg.company_ssid[i], ap->ssid_raw, ap->ssid_len) == 0)
 			return (int)i;
 	return -1;
@@ -1159,61 +1234,103 @@ bssid_authorized(const struct byod *b, const uint8_t *bssid)
 	return 0;
 }
 
-static void
+/* What this frame's body says: the copy kept from the access point's
+ * previous frame when the bytes after the timestamp are the same, which
+ * is the common case, or a fresh parse that is then kept. */
+static const struct byod_beacon *
+beacon_info(struct ap_ent *e, const struct mm_packet *pkt, struct byod_beacon *tmp)
+{
+	const uint8_t *body = pkt->wlan_body + 8;
+	uint32_t n = pkt->wlan_body_len - 8;
+
+	if (n == e->body_len && memcmp(e->body, body, n) == 0)
+		return &e->body_info;
+	byod_beacon_parse(tmp, pkt->wlan_body, pkt->wlan_body_len);
+	if (n > sizeof(e->body)) {
+		e->body_len = 0;
+		return tmp;
+	}
+	memcpy(e->body, body, n);
+	e->body_len = (uint16_t)n;
+	e->body_info = *tmp;
+	return &e->body_info;
+}
+
+static __attribute__((noinline)) void
 on_beacon(struct byod *b, const struct mm_packet *pkt)
 {
-	struct byod_ap nap;
+	struct byod_beacon tmp;
+	const struct byod_beacon *bc;
 	struct ap_ent *e;
 	uint64_t ts = pkt->ts_ns;
-	int is_new, ci, r, ssid_changed;
+	int is_new, ci, ssid_changed;
+	/* The frame's view of the access point, as byod_wlan_parse() gives
+	 * it (the printable SSID is made only when the name changes). */
+	uint16_t channel, beacon_int;
+	uint8_t enc, ssid_len;
+	int8_t signal;
 
-	r = byod_wlan_parse(&nap, pkt);
-	if (r < 0)
+	if (!byod_beacon_frame(pkt))
 		return;
 	b->ctr[C_BEACONS]++;
-	e = ap_get(b, nap.bssid, ts, &is_new);
+	e = ap_get(b, pkt->wlan_bssid, ts, &is_new);
+	bc = beacon_info(e, pkt, &tmp);
+	beacon_int = bc->beacon_int;
+	channel = bc->has_ds ? bc->ds_channel : pkt->channel;
+	signal = pkt->has_signal ? pkt->signal_dbm : 0;
+	enc = bc->enc;
+	ssid_len = bc->ssid_len;
 	if (!is_new && pkt->wlan_subtype == MM_WLAN_BEACON) {
-		if (e->ap.channel && nap.channel && e->ap.channel != nap.channel) {
+		if (e->ap.channel && channel && e->ap.channel != channel) {
 			unsigned was = e->ap.channel;
-			e->ap.channel = nap.channel;
-			ap_finding(b, e, BYOD_F_WIFI_CHANNEL, ts, 0, "%u>%u", was, nap.channel);
+			e->ap.channel = channel;
+			if (rate_ok(b, e, BYOD_F_WIFI_CHANNEL, ts))
+				ap_report(b, e, BYOD_F_WIFI_CHANNEL, ts, 0, "%u>%u", was,
+				          (unsigned)channel);
 		}
-		if (e->ap.beacon_int && nap.beacon_int && e->ap.beacon_int != nap.beacon_int) {
+		if (e->ap.beacon_int && beacon_int && e->ap.beacon_int != beacon_int) {
 			unsigned was = e->ap.beacon_int;
-			e->ap.beacon_int = nap.beacon_int;
-			ap_finding(b, e, BYOD_F_WIFI_BEACON_INT, ts, 0, "%u>%u", was,
-			           nap.beacon_int);
+			e->ap.beacon_int = beacon_int;
+			if (rate_ok(b, e, BYOD_F_WIFI_BEACON_INT, ts))
+				ap_report(b, e, BYOD_F_WIFI_BEACON_INT, ts, 0, "%u>%u", was,
+				          (unsigned)beacon_int);
 		}
 	}
-	if (!is_new && e->ap.ssid_len == nap.ssid_len &&
-	    memcmp(e->ap.ssid_raw, nap.ssid_raw, nap.ssid_len) == 0 && nap.enc < e->ap.enc) {
-		const char *was = byod_enc_name(e->ap.enc);
-		e->ap.enc = nap.enc;
-		ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s", was,
-		           byod_enc_name(nap.enc));
+	/* The name is compared once; nothing before the copy below changes
+	 * it. */
+	ssid_changed = is_new || e->ap.ssid_len != ssid_len ||
+	               memcmp(e->ap.ssid_raw, bc->ssid_raw, ssid_len) != 0;
+	if (!ssid_changed && enc < e->ap.enc) {
+		int was = e->ap.enc;
+		e->ap.enc = enc;
+		if (rate_ok(b, e, BYOD_F_WIFI_DOWNGRADE, ts))
+			ap_report(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s", byod_enc_name(was),
+			          byod_enc_name(enc));
 	}
-	/* Keep what we learnt; hidden SSIDs in probe responses fill in. */
-	ssid_changed = is_new || e->ap.ssid_len != nap.ssid_len ||
-	               memcmp(e->ap.ssid_raw, nap.ssid_raw, nap.ssid_len) != 0;
-	if (r == 0 && (nap.ssid_len > 0 || e->ap.ssid_len == 0)) {
-		memcpy(e->ap.ssid, nap.ssid, sizeof(nap.ssid));
-		memcpy(e->ap.ssid_raw, nap.ssid_raw, sizeof(nap.ssid_raw));
-		e->ap.ssid_len = nap.ssid_len;
+	/* Keep what we learnt; hidden SSIDs in probe responses fill in. An
+	 * unchanged name is already there, printable text included. */
+	if (ssid_changed && bc->has_ssid && (ssid_len > 0 || e->ap.ssid_len == 0)) {
+		memset(e->ap.ssid, 0, sizeof(e->ap.ssid));
+		byod_ssid_text(e->ap.ssid, sizeof(e->ap.ssid), bc->ssid_raw, ssid_len);
+		memcpy(e->ap.ssid_raw, bc->ssid_raw, sizeof(e->ap.ssid_raw));
+		e->ap.ssid_len = ssid_len;
+		e->company_ci = (int16_t)company_index(b, &e->ap);
 	}
-	if (nap.channel)
-		e->ap.channel = nap.channel;
-	if (nap.beacon_int && pkt->wlan_subtype == MM_WLAN_BEACON)
-		e->ap.beacon_int = nap.beacon_int;
-	e->ap.enc = nap.enc;
-	e->ap.privacy = nap.privacy;
-	if (nap.signal)
-		e->ap.signal = nap.signal;
+	if (channel)
+		e->ap.channel = channel;
+	if (beacon_int && pkt->wlan_subtype == MM_WLAN_BEACON)
+		e->ap.beacon_int = beacon_int;
+	e->ap.enc = enc;
+	e->ap.privacy = bc->privacy;
+	if (signal)
+		e->ap.signal = signal;
 	e->ap.beacons++;
 	e->ap.last_ts = ts;
 
-	ci = company_index(b, &e->ap);
+	/* ap.authorized was set when the entry was made: the BSSID is its
+	 * key and the authorized list does not change. */
+	ci = e->company_ci;
 	e->ap.company = ci >= 0;
-	e->ap.authorized = (uint8_t)bssid_authorized(b, e->ap.bssid);
 	/* The AP table as asset events: once at first sight, and once more
 	 * when a hidden network's name shows up in a probe response. */
 	if (b->cfg.ap_events && (e->reported == 0 || (e->reported == 1 && e->ap.ssid_len > 0))) {
@@ -1232,33 +1349,35 @@ on_beacon(struct byod *b, const struct mm_packet *pkt)
 		if (e->ap.authorized) {
 			if (e->ap.enc > b->company_best_enc[ci])
 				b->company_best_enc[ci] = e->ap.enc;
-		} else if (b->cfg.n_auth_bssid > 0) {
-			ap_finding(b, e, BYOD_F_WIFI_EVIL_TWIN, ts, 0, "%s",
-			           b->cfg.company_ssid[ci]);
+		} else if (b->cfg.n_auth_bssid > 0 && rate_ok(b, e, BYOD_F_WIFI_EVIL_TWIN, ts)) {
+			ap_report(b, e, BYOD_F_WIFI_EVIL_TWIN, ts, 0, "%s",
+			          b->cfg.company_ssid[ci]);
 		}
-		if (e->ap.enc < b->company_best_enc[ci]) {
-			ap_finding(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s",
-			           byod_enc_name(b->company_best_enc[ci]),
-			           byod_enc_name(e->ap.enc));
+		if (e->ap.enc < b->company_best_enc[ci] &&
+		    rate_ok(b, e, BYOD_F_WIFI_DOWNGRADE, ts)) {
+			ap_report(b, e, BYOD_F_WIFI_DOWNGRADE, ts, 0, "%s>%s",
+			          byod_enc_name(b->company_best_enc[ci]), byod_enc_name(e->ap.enc));
 		}
 		return;
 	}
 	/* The similarity only changes with the SSID. */
 	if (e->ap.ssid_len > 0 && ssid_changed) {
 		for (size_t i = 0; i < b->cfg.n_company_ssid; i++) {
-			double s = byod_ssid_similarity(e->ap.ssid, b->cfg.company_ssid[i]);
-			if (s >= b->cfg.lookalike_min) {
-				ap_finding(b, e, BYOD_F_WIFI_LOOKALIKE, ts, s, "%s",
-				           b->cfg.company_ssid[i]);
+			double sim = byod_ssid_similarity(e->ap.ssid, b->cfg.company_ssid[i]);
+			if (sim >= b->cfg.lookalike_min) {
+				if (rate_ok(b, e, BYOD_F_WIFI_LOOKALIKE, ts))
+					ap_report(b, e, BYOD_F_WIFI_LOOKALIKE, ts, sim, "%s",
+					          b->cfg.company_ssid[i]);
 				break;
 			}
 		}
 	}
-	if (!e->ap.authorized && e->ap.signal != 0 && e->ap.signal >= b->cfg.strong_dbm)
-		ap_finding(b, e, BYOD_F_WIFI_STRONG, ts, e->ap.signal, NULL);
+	if (!e->ap.authorized && e->ap.signal != 0 && e->ap.signal >= b->cfg.strong_dbm &&
+	    rate_ok(b, e, BYOD_F_WIFI_STRONG, ts))
+		ap_report(b, e, BYOD_F_WIFI_STRONG, ts, e->ap.signal, NULL);
 }
 
-static void
+static __attribute__((noinline)) void
 on_deauth(struct byod *b, const struct mm_packet *pkt)
 {
 	const uint8_t *bssid = pkt->wlan_bssid ? pkt->wlan_bssid : pkt->wlan_addr2;
@@ -1277,11 +1396,28 @@ on_deauth(struct byod *b, const struct mm_packet *pkt)
 		e->ap.deauth_count = 0;
 	}
 	e->ap.deauth_count++;
-	if (e->ap.deauth_count == b->cfg.deauth_per_s + 1)
-		ap_finding(b, e, BYOD_F_WIFI_DEAUTH_FLOOD, ts, e->ap.deauth_count, NULL);
+	if (e->ap.deauth_count == b->cfg.deauth_per_s + 1 &&
+	    rate_ok(b, e, BYOD_F_WIFI_DEAUTH_FLOOD, ts))
+		ap_report(b, e, BYOD_F_WIFI_DEAUTH_FLOOD, ts, e->ap.deauth_count, NULL);
 }
 
 /* --- dispatch ----------------------------------------------------------- */
+
+/* The handlers are kept out of line (noinline above): inlined, their
+ * many live values made byod_packet() save and restore six registers
+ * for every frame, most of which (802.11 data and control frames) it
+ * only looks at and drops. */
+
+static __attribute__((noinline)) void
+on_names(struct byod *b, const struct mm_packet *pkt)
+{
+	struct name_ctx nc = {b, pkt,
+	                      pkt->sport == 5353   ? BYOD_SRC_MDNS
+	                      : pkt->sport == 5355 ? BYOD_SRC_LLMNR
+	                                           : BYOD_SRC_NBNS};
+
+	byod_dns_names(pkt->payload, pkt->payload_len, pkt->sport == 137, on_name, &nc);
+}
 
 void
 byod_packet(struct byod *b, const struct mm_packet *pkt)
@@ -1310,12 +1446,7 @@ byod_packet(struct byod *b, const struct mm_packet *pkt)
 		    (pkt->sport == 67 && pkt->dport == 67)) {
 			on_dhcp(b, pkt);
 		} else if (pkt->sport == 5353 || pkt->sport == 5355 || pkt->sport == 137) {
-			struct name_ctx nc = {b, pkt,
-			                      pkt->sport == 5353   ? BYOD_SRC_MDNS
-			                      : pkt->sport == 5355 ? BYOD_SRC_LLMNR
-			                                           : BYOD_SRC_NBNS};
-			byod_dns_names(pkt->payload, pkt->payload_len, pkt->sport == 137, on_name,
-			               &nc);
+			on_names(b, pkt);
 		}
 	} else if (pkt->layers & MM_L_TCP) {
 		if ((pkt->tcp_flags & (MM_TCP_SYN | MM_TCP_ACK)) == MM_TCP_SYN &&

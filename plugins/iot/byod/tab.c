@@ -15,20 +15,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-static uint64_t
-key_hash(const struct byod_tab *t, const uint8_t *key)
+static uint32_t
+home_of(const struct byod_tab *t, const uint8_t *key)
 {
-	uint64_t k = 0, h;
-
-	memcpy(&k, key, t->key_len);
-	h = (k ^ t->seed) * 0x9e3779b97f4a7c15ull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	h ^= h >> 32;
-	h += t->seed >> 17;
-	h *= 0x94d049bb133111ebull;
-	h ^= h >> 31;
-	return h;
+	return byod_tab_home(t, byod_tab_key(t, key));
 }
 
 static const uint8_t *
@@ -78,22 +68,6 @@ byod_tab_clear(struct byod_tab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-uint32_t
-byod_tab_find(const struct byod_tab *t, const uint8_t *key)
-{
-	uint32_t s = (uint32_t)key_hash(t, key) & t->mask;
-
-	/* The load factor stays at or below one half, so an empty slot ends
-	 * every chain. */
-	while (t->slot[s] != 0) {
-		uint32_t i = t->slot[s] - 1;
-		if (memcmp(key_of(t, i), key, t->key_len) == 0)
-			return i;
-		s = (s + 1) & t->mask;
-	}
-	return TAB_NONE;
-}
-
 static void
 lru_unlink(struct byod_tab *t, uint32_t i)
 {
@@ -119,11 +93,10 @@ lru_push(struct byod_tab *t, uint32_t i)
 		t->tail = i;
 }
 
+/* The out-of-line part of byod_tab_touch(): i is not the head. */
 void
-byod_tab_touch(struct byod_tab *t, uint32_t i)
+byod_tab_lru_move(struct byod_tab *t, uint32_t i)
 {
-	if (t->head == i)
-		return;
 	lru_unlink(t, i);
 	lru_push(t, i);
 }
@@ -131,7 +104,7 @@ byod_tab_touch(struct byod_tab *t, uint32_t i)
 void
 byod_tab_rehash(struct byod_tab *t, uint32_t i)
 {
-	uint32_t s = (uint32_t)key_hash(t, key_of(t, i)) & t->mask, probe = 0;
+	uint32_t s = home_of(t, key_of(t, i)), probe = 0;
 
 	while (t->slot[s] != 0) {
 		s = (s + 1) & t->mask;
@@ -145,7 +118,7 @@ byod_tab_rehash(struct byod_tab *t, uint32_t i)
 void
 byod_tab_unhash(struct byod_tab *t, uint32_t i)
 {
-	uint32_t s = (uint32_t)key_hash(t, key_of(t, i)) & t->mask, j;
+	uint32_t s = home_of(t, key_of(t, i)), j;
 
 	while (t->slot[s] != 0 && t->slot[s] != i + 1)
 		s = (s + 1) & t->mask;
@@ -159,7 +132,7 @@ byod_tab_unhash(struct byod_tab *t, uint32_t i)
 		j = (j + 1) & t->mask;
 		if (t->slot[j] == 0)
 			break;
-		home = (uint32_t)key_hash(t, key_of(t, t->slot[j] - 1)) & t->mask;
+		home = home_of(t, key_of(t, t->slot[j] - 1));
 		if (((j - home) & t->mask) >= ((j - s) & t->mask)) {
 			t->slot[s] = t->slot[j];
 			s = j;

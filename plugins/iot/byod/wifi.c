@@ -27,8 +27,8 @@ byod_enc_name(int enc)
 
 /* The SSID as tcpdump -e prints it (its "M-" / "^" escapes for bytes
  * that are not printable ASCII), so tables and tests compare directly. */
-static void
-ssid_text(char *out, size_t outsz, const uint8_t *s, size_t len)
+void
+byod_ssid_text(char *out, size_t outsz, const uint8_t *s, size_t len)
 {
 	size_t o = 0, i;
 
@@ -91,64 +91,64 @@ rsn_enc(const uint8_t *ie, uint8_t len)
 	return BYOD_ENC_WPA2;
 }
 
-int
-byod_wlan_parse(struct byod_ap *out, const struct mm_packet *pkt)
-{
-	const uint8_t *b = pkt->wlan_body;
-	uint32_t len = pkt->wlan_body_len, off = 12;
-	uint16_t cap;
-	int has_rsn = 0, has_wpa = 0, has_ssid = 0, rsn = BYOD_ENC_WPA2;
-	int guard = 0;
+/* Which element ids the parser looks at: one table load per element
+ * instead of a chain of compares, as most elements (rates, TIM, country,
+ * HT capabilities...) are skipped. */
+static const uint8_t ie_wanted[256] = {
+        [IE_SSID] = 1,
+        [IE_DS] = 1,
+        [IE_RSN] = 1,
+        [IE_VENDOR] = 1,
+};
 
-	/* Only the part of the entry a frame describes is cleared (the table
-	 * fields after it are the caller's): clearing the whole entry for
-	 * every beacon was a visible share of the per-frame cost. */
-	memset(out, 0, offsetof(struct byod_ap, vendor));
-	if (!(pkt->layers & MM_L_WLAN) || pkt->wlan_type != MM_WLAN_MGMT ||
-	    (pkt->wlan_subtype != MM_WLAN_BEACON && pkt->wlan_subtype != MM_WLAN_PROBE_RESP) ||
-	    b == NULL || len < 12 || pkt->wlan_bssid == NULL)
-		return -1;
-	memcpy(out->bssid, pkt->wlan_bssid, 6);
+void
+byod_beacon_parse(struct byod_beacon *out, const uint8_t *b, uint32_t len)
+{
+	uint32_t off = 12, left = 256;
+	uint16_t cap;
+	int has_rsn = 0, has_wpa = 0, rsn = BYOD_ENC_WPA2;
+
+	memset(out, 0, sizeof(*out));
 	out->beacon_int = (uint16_t)(b[8] | b[9] << 8);
 	cap = (uint16_t)(b[10] | b[11] << 8);
 	out->privacy = (cap & 0x0010) != 0;
-	out->channel = pkt->channel;
-	out->signal = pkt->has_signal ? pkt->signal_dbm : 0;
-	/* Elements: each step advances by at least 2 bytes, and the loop is
-	 * capped, so a frame full of empty elements stays cheap. */
-	while (off + 2 <= len && guard++ < 256) {
+	/* Elements: each step advances by at least 2 bytes, and at most 256
+	 * elements are read, so a frame full of empty elements stays cheap. */
+	while (off + 2 <= len && left-- > 0) {
 		uint8_t id = b[off], l = b[off + 1];
 		const uint8_t *v = b + off + 2;
+		uint32_t next = off + 2u + l;
 
-		if ((uint32_t)l > len - off - 2)
+		if (next > len)
 			break;
+		off = next;
+		if (!ie_wanted[id])
+			continue;
 		switch (id) {
 		case IE_SSID:
-			if (!has_ssid && l <= 32) {
-				has_ssid = 1;
+			if (!out->has_ssid && l <= 32) {
+				out->has_ssid = 1;
 				memcpy(out->ssid_raw, v, l);
 				out->ssid_len = l;
-				ssid_text(out->ssid, sizeof(out->ssid), v, l);
 			}
 			break;
 		case IE_DS:
 			/* The DS element names the channel the AP sends on;
 			 * radiotap's channel is where the radio listened. */
-			if (l >= 1)
-				out->channel = v[0];
+			if (l >= 1) {
+				out->has_ds = 1;
+				out->ds_channel = v[0];
+			}
 			break;
 		case IE_RSN:
 			has_rsn = 1;
 			rsn = rsn_enc(v, l);
 			break;
-		case IE_VENDOR:
+		default: /* IE_VENDOR */
 			if (l >= 4 && v[0] == 0x00 && v[1] == 0x50 && v[2] == 0xf2 && v[3] == 1)
 				has_wpa = 1;
 			break;
-		default:
-			break;
 		}
-		off += 2u + l;
 	}
 	if (has_rsn)
 		out->enc = (uint8_t)rsn;
@@ -158,7 +158,31 @@ byod_wlan_parse(struct byod_ap *out, const struct mm_packet *pkt)
 		out->enc = BYOD_ENC_WEP;
 	else
 		out->enc = BYOD_ENC_OPEN;
-	return has_ssid ? 0 : 1;
+}
+
+int
+byod_wlan_parse(struct byod_ap *out, const struct mm_packet *pkt)
+{
+	struct byod_beacon bc;
+
+	/* Only the part of the entry a frame describes is cleared (the table
+	 * fields after it are the caller's). */
+	memset(out, 0, offsetof(struct byod_ap, vendor));
+	if (!byod_beacon_frame(pkt))
+		return -1;
+	byod_beacon_parse(&bc, pkt->wlan_body, pkt->wlan_body_len);
+	memcpy(out->bssid, pkt->wlan_bssid, 6);
+	out->beacon_int = bc.beacon_int;
+	out->privacy = bc.privacy;
+	out->channel = bc.has_ds ? bc.ds_channel : pkt->channel;
+	out->signal = pkt->has_signal ? pkt->signal_dbm : 0;
+	out->enc = bc.enc;
+	if (!bc.has_ssid)
+		return 1;
+	memcpy(out->ssid_raw, bc.ssid_raw, bc.ssid_len);
+	out->ssid_len = bc.ssid_len;
+	byod_ssid_text(out->ssid, sizeof(out->ssid), bc.ssid_raw, bc.ssid_len);
+	return 0;
 }
 
 double

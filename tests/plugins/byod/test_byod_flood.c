@@ -5,6 +5,9 @@
  * flood and strong unknown access point alerts, and floods of 100 000
  * fake BSSIDs and spoofed MACs that must leave the tables at their bounds
  * (LRU eviction, authorized APs kept, index consistent, memory flat).
+ * Also checks that what the packet path keeps from one frame to the next
+ * (the last beacon body of each access point, the DHCP parameter list a
+ * fingerprint was made from) never hides a change.
  */
 #include <check.h>
 #include <stdio.h>
@@ -268,6 +271,238 @@ START_TEST(test_strong_unknown_ap)
 }
 END_TEST
 
+/* A beacon from bssid with a chosen timestamp, channel element, RSN
+ * element (or none: WEP, as the privacy bit stays set) and pad bytes of
+ * vendor elements, to make long bodies. */
+static void
+beacon_ex(struct mm_packet *pkt, uint8_t *buf, const uint8_t *bssid, uint64_t tsf, int ch,
+          int8_t dbm, int rsn, size_t pad, uint64_t ts)
+{
+	static const uint8_t rsn_ie[] = {48,   20,   1, 0, 0x00, 0x0f, 0xac, 4,    1, 0, 0x00,
+	                                 0x0f, 0xac, 4, 1, 0,    0x00, 0x0f, 0xac, 2, 0, 0};
+	size_t n = radiotap(buf, 2437, dbm);
+
+	n += wlan_hdr(buf + n, 0x80, bcast, bssid);
+	for (int i = 0; i < 8; i++)
+		buf[n++] = (uint8_t)(tsf >> (8 * i));
+	buf[n++] = 100;
+	buf[n++] = 0;
+	buf[n++] = 0x11;
+	buf[n++] = 0x04;
+	buf[n++] = 0;
+	buf[n++] = 6;
+	memcpy(buf + n, "Office", 6);
+	n += 6;
+	buf[n++] = 3;
+	buf[n++] = 1;
+	buf[n++] = (uint8_t)ch;
+	if (rsn) {
+		memcpy(buf + n, rsn_ie, sizeof(rsn_ie));
+		n += sizeof(rsn_ie);
+	}
+	while (pad >= 6) {
+		size_t l = pad - 2 > 200 ? 200 : pad - 2;
+		buf[n++] = 221;
+		buf[n++] = (uint8_t)l;
+		memset(buf + n, 0x5a, l);
+		n += l;
+		pad -= l + 2;
+	}
+	ck_assert_int_eq(mm_packet_decode(pkt, DLT_RADIOTAP, ts, buf, (uint32_t)n, (uint32_t)n),
+	                 MM_OK);
+}
+
+static const struct byod_ap *
+ap_find(const struct byod *b, const uint8_t *bssid)
+{
+	for (size_t i = 0; i < byod_ap_count(b); i++)
+		if (memcmp(byod_ap_at(b, i)->bssid, bssid, 6) == 0)
+			return byod_ap_at(b, i);
+	return NULL;
+}
+
+START_TEST(test_repeated_beacons_still_show_changes)
+{
+	static const uint8_t ap[6] = {0x00, 0x22, 0x33, 0x44, 0x55, 0x10};
+	static const uint8_t big[6] = {0x00, 0x22, 0x33, 0x44, 0x55, 0x11};
+	struct byod_config cfg;
+	struct mm_packet pkt;
+	uint8_t buf[1024];
+	struct byod *b;
+	uint64_t ts = T0;
+
+	byod_config_init(&cfg);
+	cfg.alert_interval_ns = 1 * SEC;
+	b = make(&cfg);
+	/* The same body under a running timestamp, at a changing signal:
+	 * the signal is the radio's, not the body's, and follows. */
+	for (int i = 0; i < 50; i++) {
+		beacon_ex(&pkt, buf, ap, 102400ull * (uint64_t)i, 6, (int8_t)(-60 - i % 5), 1, 0,
+		          ts += 100 * MS);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_int_eq(ap_find(b, ap)->beacons, 50);
+	ck_assert_int_eq(ap_find(b, ap)->signal, -64);
+	ck_assert_str_eq(byod_enc_name(ap_find(b, ap)->enc), "WPA2");
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_DOWNGRADE, NULL), 0);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_CHANNEL, NULL), 0);
+
+	/* One byte of the body differs (the channel element): seen. */
+	beacon_ex(&pkt, buf, ap, 0, 11, -60, 1, 0, ts += 2 * SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_CHANNEL, ap), 1);
+	ck_assert_str_eq(fnd[n_fnd - 1].detail, "6>11");
+	/* The RSN element dropped: a downgrade to WEP. */
+	beacon_ex(&pkt, buf, ap, 0, 11, -60, 0, 0, ts += 2 * SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_DOWNGRADE, ap), 1);
+	ck_assert_str_eq(fnd[n_fnd - 1].detail, "WPA2>WEP");
+	/* Back to the first body: the channel change shows again. */
+	beacon_ex(&pkt, buf, ap, 0, 6, -60, 1, 0, ts += 2 * SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_CHANNEL, ap), 2);
+	ck_assert_str_eq(fnd[n_fnd - 1].detail, "11>6");
+
+	/* A body longer than what is kept per access point (700 bytes of
+	 * vendor elements) is parsed every time: changes still show. */
+	for (int i = 0; i < 5; i++) {
+		beacon_ex(&pkt, buf, big, (uint64_t)i, 1, -70, 1, 700, ts += 100 * MS);
+		ck_assert_uint_gt(pkt.wlan_body_len, 700);
+		byod_packet(b, &pkt);
+	}
+	beacon_ex(&pkt, buf, big, 9, 1, -70, 0, 700, ts += 2 * SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_DOWNGRADE, big), 1);
+	beacon_ex(&pkt, buf, big, 10, 13, -70, 0, 700, ts += 2 * SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_WIFI_CHANNEL, big), 1);
+	ck_assert_int_eq(ap_find(b, big)->channel, 13);
+	ck_assert_int_eq(ap_find(b, big)->beacons, 7);
+	byod_free(b);
+}
+END_TEST
+
+/* A DHCP request from mac asking for the options in prl, decoded. */
+static void
+dhcp_request(struct mm_packet *pkt, uint8_t *f, const uint8_t *mac, const uint8_t *prl, size_t nprl,
+             uint64_t ts)
+{
+	size_t n = 14 + 20 + 8, o;
+
+	memset(f, 0, 400);
+	memcpy(f, bcast, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x08;
+	f[14] = 0x45;
+	f[22] = 64;
+	f[23] = 17;
+	memset(f + 30, 0xff, 4);
+	f[35] = 68; /* UDP 68 -> 67 */
+	f[37] = 67;
+	o = n;
+	f[o] = 1; /* BOOTREQUEST, Ethernet */
+	f[o + 1] = 1;
+	f[o + 2] = 6;
+	memcpy(f + o + 28, mac, 6);
+	memcpy(f + o + 236, "\x63\x82\x53\x63", 4);
+	n = o + 240;
+	memcpy(f + n, "\x35\x01\x03", 3); /* DHCPREQUEST */
+	n += 3;
+	f[n++] = 55;
+	f[n++] = (uint8_t)nprl;
+	memcpy(f + n, prl, nprl);
+	n += nprl;
+	f[n++] = 255;
+	f[16] = (uint8_t)((n - 14) >> 8);
+	f[17] = (uint8_t)(n - 14);
+	f[38] = (uint8_t)((n - 34) >> 8);
+	f[39] = (uint8_t)(n - 34);
+	ck_assert_int_eq(mm_packet_decode(pkt, DLT_ETHERNET, ts, f, (uint32_t)n, (uint32_t)n),
+	                 MM_OK);
+	ck_assert_int_eq(pkt->dport, 67);
+}
+
+START_TEST(test_repeated_dhcp_lists_still_show_changes)
+{
+	static const uint8_t mac[6] = {0x00, 0x1b, 0x63, 0x01, 0x02, 0x03};
+	static const uint8_t win[] = {1, 3, 6, 15, 31, 33, 43, 44, 46, 47, 119, 121, 249, 252};
+	/* Same length as win: only the bytes tell them apart. */
+	static const uint8_t lin[] = {1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42, 252};
+	uint8_t empty[1], f[400], many[200];
+	struct byod_config cfg;
+	struct mm_packet pkt;
+	struct byod *b;
+	uint64_t ts = T0;
+
+	byod_config_init(&cfg);
+	cfg.findings_per_min = 0;
+	b = make(&cfg);
+	for (int i = 0; i < 3; i++) {
+		dhcp_request(&pkt, f, mac, win, sizeof(win), ts += SEC);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp,
+	                 "1,3,6,15,31,33,43,44,46,47,119,121,249,252");
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 0);
+	/* Another list from the same MAC: a changed fingerprint, and the
+	 * first one again is a change back. */
+	dhcp_request(&pkt, f, mac, lin, sizeof(lin), ts += SEC);
+	byod_packet(b, &pkt);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp,
+	                 "1,28,2,3,15,6,119,12,44,47,26,121,42,252");
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 1);
+	ck_assert_str_eq(fnd[n_fnd - 1].detail, "dhcp_fingerprint");
+	dhcp_request(&pkt, f, mac, win, sizeof(win), ts += SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 2);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp,
+	                 "1,3,6,15,31,33,43,44,46,47,119,121,249,252");
+	/* An empty list makes no fingerprint: the last one stays, twice. */
+	for (int i = 0; i < 2; i++) {
+		dhcp_request(&pkt, f, mac, empty, 0, ts += SEC);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 2);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp,
+	                 "1,3,6,15,31,33,43,44,46,47,119,121,249,252");
+	/* A list longer than what is kept per device (70 codes) is turned
+	 * into a fingerprint every time; one code changed is seen. */
+	memset(many, 7, sizeof(many));
+	for (int i = 0; i < 2; i++) {
+		dhcp_request(&pkt, f, mac, many, 70, ts += SEC);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 3);
+	ck_assert_uint_eq(strlen(byod_dev_find(b, mac)->dhcp_fp), 139);
+	many[69] = 8;
+	dhcp_request(&pkt, f, mac, many, 70, ts += SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 4);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp + 134, "7,7,8");
+	/* 100 codes do not fit a fingerprint: none, and no change. */
+	for (int i = 0; i < 2; i++) {
+		dhcp_request(&pkt, f, mac, many, 100, ts += SEC);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 4);
+	/* A short list after those: changed, then the same again is not. */
+	many[3] = 200;
+	for (int i = 0; i < 2; i++) {
+		dhcp_request(&pkt, f, mac, many, 5, ts += SEC);
+		byod_packet(b, &pkt);
+	}
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 5);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp, "7,7,7,200,7");
+	many[3] = 201;
+	dhcp_request(&pkt, f, mac, many, 5, ts += SEC);
+	byod_packet(b, &pkt);
+	ck_assert_int_eq(count_kind(BYOD_F_ASSET_CHANGE, mac), 6);
+	ck_assert_str_eq(byod_dev_find(b, mac)->dhcp_fp, "7,7,7,201,7");
+	ck_assert_uint_eq(byod_counter(b, "dhcp"), 15);
+	byod_free(b);
+}
+END_TEST
+
 /* Distinct addresses from a counter: multiplying by an odd constant is a
  * bijection on 32 bits, so 100 000 frames give 100 000 BSSIDs. */
 static void
@@ -450,6 +685,8 @@ suite(void)
 	tcase_add_test(tc, test_fake_beacon_flood_is_bounded);
 	tcase_add_test(tc, test_spoofed_mac_flood_is_bounded);
 	tcase_add_test(tc, test_findings_budget_off);
+	tcase_add_test(tc, test_repeated_beacons_still_show_changes);
+	tcase_add_test(tc, test_repeated_dhcp_lists_still_show_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }
