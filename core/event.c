@@ -1913,33 +1913,46 @@ fmt_double(char *out, size_t size, double d)
 		strcat(out, ".0");
 }
 
+/* n as exactly w decimal digits at d. */
+static void
+digits(uint8_t *d, unsigned n, int w)
+{
+	while (w-- > 0) {
+		d[w] = (uint8_t)('0' + n % 10);
+		n /= 10;
+	}
+}
+
 /*
  * A timestamp as a quoted RFC 3339 UTC string with microseconds. Events
- * come in bursts from the same second, so the date and time part of the
- * last second seen is kept (per thread) and only the fraction is written
- * each time.
+ * come in bursts from the same seconds, so the date and time part of the
+ * last two seconds seen (ts and first_ts of one event usually differ) is
+ * kept per thread and only the fraction is written each time.
  */
 static void
 put_rfc3339(struct out *o, int64_t ns)
 {
-	static _Thread_local int64_t cached_sec = INT64_MIN;
-	static _Thread_local char cached[24];
+	static _Thread_local int64_t cached_sec[2] = {INT64_MIN, INT64_MIN};
+	static _Thread_local uint8_t cached[2][19];
+	static _Thread_local int next;
 	int64_t sec = ns / 1000000000, frac = ns % 1000000000;
+	const uint8_t *text;
 	uint8_t *d;
-	int us, k;
+	int k;
 
 	if (frac < 0) {
 		frac += 1000000000;
 		sec--;
 	}
-	if (sec != cached_sec) {
+	if (sec == cached_sec[0] || sec == cached_sec[1])
+		text = cached[sec == cached_sec[1]];
+	else {
 		time_t t = (time_t)sec;
 		struct tm tm;
+		uint8_t *c = cached[next];
 
-		if (gmtime_r(&t, &tm) == NULL ||
-		    snprintf(cached, sizeof(cached), "%04d-%02d-%02dT%02d:%02d:%02d",
-		             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		             tm.tm_sec) != 19) {
+		if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 < 0 ||
+		    tm.tm_year + 1900 > 9999) {
 			/* Not a representable date: the number itself, quoted. */
 			d = room(o, 22);
 			if (d == NULL)
@@ -1950,19 +1963,28 @@ put_rfc3339(struct out *o, int64_t ns)
 			o->b->len += (size_t)k;
 			return;
 		}
-		cached_sec = sec;
+		digits(c, (unsigned)(tm.tm_year + 1900), 4);
+		c[4] = '-';
+		digits(c + 5, (unsigned)tm.tm_mon + 1, 2);
+		c[7] = '-';
+		digits(c + 8, (unsigned)tm.tm_mday, 2);
+		c[10] = 'T';
+		digits(c + 11, (unsigned)tm.tm_hour, 2);
+		c[13] = ':';
+		digits(c + 14, (unsigned)tm.tm_min, 2);
+		c[16] = ':';
+		digits(c + 17, (unsigned)tm.tm_sec, 2);
+		cached_sec[next] = sec;
+		next ^= 1;
+		text = c;
 	}
 	d = room(o, 29);
 	if (d == NULL)
 		return;
 	d[0] = '"';
-	memcpy(d + 1, cached, 19);
+	memcpy(d + 1, text, 19);
 	d[20] = '.';
-	us = (int)(frac / 1000);
-	for (k = 26; k >= 21; k--) {
-		d[k] = (uint8_t)('0' + us % 10);
-		us /= 10;
-	}
+	digits(d + 21, (unsigned)(frac / 1000), 6);
 	d[27] = 'Z';
 	d[28] = '"';
 	o->b->len += 29;
