@@ -413,6 +413,24 @@ field_find_from(const struct field *table, unsigned start, const char *key, size
 	return NULL;
 }
 
+/* Keys arrive in schema order, so the next one is usually at start or just
+ * after it: look there before the search (this runs for every key of every
+ * event the aggregator receives). */
+static inline const struct field *
+field_at_or_find(const struct field *table, unsigned start, const char *key, size_t klen,
+                 unsigned *rank)
+{
+	unsigned i;
+
+	for (i = start; i < start + 3 && table[i].name != NULL; i++)
+		if (table[i].len == klen && table[i].name[0] == key[0] &&
+		    same_bytes(table[i].name, key, klen)) {
+			*rank = i;
+			return &table[i];
+		}
+	return field_find_from(table, start, key, klen, rank);
+}
+
 static const struct field *
 field_find(const struct field *table, const char *key, size_t klen, unsigned *rank)
 {
@@ -1401,7 +1419,7 @@ rd_map(struct rd *r, struct val *out, uint64_t n, int depth, const struct field 
 		if (f == &root_f && i == 0 && !(klen == 1 && k[0] == 'v'))
 			return MM_ERR_PARSE;
 		if (table != NULL)
-			cf = field_find_from(table, hint, k, klen, &rank);
+			cf = field_at_or_find(table, hint, k, klen, &rank);
 		if (cf != NULL) {
 			/* A schema key: valid by construction, a duplicate if
 			 * its entry was seen, and its name is the table's. */
@@ -2156,7 +2174,7 @@ scan_map(struct scan *r, uint64_t n, int depth, const struct field *f)
 		if (root && i == 0 && !(klen == 1 && k[0] == 'v'))
 			return MM_ERR_PARSE;
 		if (table != NULL)
-			cf = field_find_from(table, hint, k, klen, &rank);
+			cf = field_at_or_find(table, hint, k, klen, &rank);
 		if (cf != NULL) {
 			if (seen & (1ull << rank))
 				return MM_ERR_PARSE;
