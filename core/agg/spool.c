@@ -14,6 +14,7 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,43 +157,50 @@ wr32(uint8_t *p, uint32_t v)
 
 /* ---- dedup set ---- */
 
-static int
-hexval(char c)
+/* UUID text (8-4-4-4-12, either case) to its 16 bytes. Every stored event
+ * comes through here: the 32 digits go through a table, and one OR of the
+ * looked-up values tells whether any was not a digit. */
+static uint8_t hex_tab[256];
+static pthread_once_t hex_once = PTHREAD_ONCE_INIT;
+
+/* Filled once, by the first mm_spool_open(), before any id is parsed. */
+static void
+hex_init(void)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	size_t i;
+
+	memset(hex_tab, 0x10, sizeof(hex_tab));
+	for (i = 0; i < 10; i++)
+		hex_tab['0' + i] = (uint8_t)i;
+	for (i = 0; i < 6; i++)
+		hex_tab['a' + i] = hex_tab['A' + i] = (uint8_t)(10 + i);
 }
 
-/* UUID text (8-4-4-4-12) to its 16 bytes. */
 static int
 id_parse(uint8_t out[ID_BYTES], const char *text)
 {
+	static const uint8_t dash_at[4] = {8, 13, 18, 23};
+	const uint8_t *hex = hex_tab;
+	const uint8_t *t = (const uint8_t *)text;
+	unsigned bad = 0;
 	size_t i, k = 0;
 
-	if (text == NULL || strlen(text) != MM_EVENT_ID_LEN)
+	if (text == NULL || memchr(text, '\0', MM_EVENT_ID_LEN) != NULL ||
+	    text[MM_EVENT_ID_LEN] != '\0')
 		return MM_ERR_PARSE;
-	for (i = 0; i < MM_EVENT_ID_LEN;) {
-		int hi, lo;
+	for (i = 0; i < 4; i++)
+		bad |= t[dash_at[i]] != '-';
+	for (i = 0; i < MM_EVENT_ID_LEN; i += 2) {
+		uint8_t hi, lo;
 
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (text[i] != '-')
-				return MM_ERR_PARSE;
+		if (i == 8 || i == 13 || i == 18 || i == 23)
 			i++;
-			continue;
-		}
-		hi = hexval(text[i]);
-		lo = hexval(text[i + 1]);
-		if (hi < 0 || lo < 0 || k >= ID_BYTES)
-			return MM_ERR_PARSE;
+		hi = hex[t[i]];
+		lo = hex[t[i + 1]];
+		bad |= (unsigned)(hi | lo) & 0x10;
 		out[k++] = (uint8_t)(hi << 4 | lo);
-		i += 2;
 	}
-	return k == ID_BYTES ? MM_OK : MM_ERR_PARSE;
+	return bad == 0 && k == ID_BYTES ? MM_OK : MM_ERR_PARSE;
 }
 
 static uint64_t
@@ -796,6 +804,7 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 	if (s == NULL)
 		return MM_ERR_NOMEM;
 	s->o = *opts;
+	pthread_once(&hex_once, hex_init);
 	s->ids.key = (uint64_t)mm_spool_wall_ms() * 0x2545f4914f6cdd1dull ^ (uint64_t)getpid();
 	if (asprintf(&s->path, "%s/spool.db", opts->dir) < 0) {
 		s->path = NULL;

@@ -1,0 +1,169 @@
+/*
+ * The aggregator's spool (core/agg/spool.c) on its own: ids are parsed in
+ * either case and checked strictly, duplicates inside a batch and across
+ * batches are left out, sequence numbers are handed out in order, and what
+ * is stored reads back byte for byte after a reopen.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "mimamori/error.h"
+#include "spool.h"
+
+static char dir[64];
+
+static struct mm_spool *
+open_spool(void)
+{
+	struct mm_spool_opts o;
+	struct mm_spool *s = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.max_bytes = 64u << 20;
+	o.dedup_window_ms = 600000;
+	ck_assert_int_eq(mm_spool_open(&s, &o, NULL), MM_OK);
+	return s;
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/mm-spool-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+item(struct mm_spool_item *it, const char *id, const char *payload)
+{
+	it->id = id;
+	it->kind = MM_KIND_ALERT;
+	it->sev = 3;
+	it->data = (const uint8_t *)payload;
+	it->len = strlen(payload);
+}
+
+static int
+put(struct mm_spool *s, struct mm_spool_item *items, size_t n, uint8_t *dup, uint64_t *first,
+    size_t *stored)
+{
+	int rc;
+
+	ck_assert_int_eq(mm_spool_begin(s), MM_OK);
+	rc = mm_spool_put_batch(s, items, n, dup, first, stored);
+	if (rc == MM_OK)
+		ck_assert_int_eq(mm_spool_commit(s), MM_OK);
+	else
+		mm_spool_rollback(s);
+	return rc;
+}
+
+struct seen {
+	char data[8][32];
+	uint64_t seq[8];
+	size_t n;
+};
+
+static int
+collect(void *arg, const struct mm_spool_row *row)
+{
+	struct seen *r = arg;
+
+	ck_assert_uint_lt(r->n, 8);
+	ck_assert(!row->corrupt && !row->skip);
+	ck_assert_uint_lt(row->len, sizeof(r->data[0]));
+	memcpy(r->data[r->n], row->data, row->len);
+	r->data[r->n][row->len] = '\0';
+	r->seq[r->n++] = row->seq;
+	return 0;
+}
+
+START_TEST(test_ids_and_duplicates)
+{
+	static const char *bad[] = {
+	        "0190f3a2-7b1c-7def-8abc-0123456789a",   /* one digit short */
+	        "0190f3a2-7b1c-7def-8abc-0123456789abc", /* one digit long */
+	        "0190f3a2x7b1c-7def-8abc-0123456789ab",  /* no dash */
+	        "0190f3a2-7b1c-7def-8abc-0123456789ag",  /* not hex */
+	        "0190f3a2-7b1c-7def-8abc-01234567\x01"
+	        "9ab", /* control byte */
+	        "",
+	};
+	struct mm_spool *s;
+	struct mm_spool_item it[4];
+	struct seen r;
+	uint8_t dup[4];
+	uint64_t first = 0;
+	size_t stored = 0, i;
+
+	s = open_spool();
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		item(&it[0], bad[i], "x");
+		ck_assert_msg(put(s, it, 1, dup, &first, &stored) == MM_ERR_PARSE, "%s accepted",
+		              bad[i]);
+	}
+	ck_assert_uint_eq(mm_spool_last_seq(s), 0);
+	/* The same id in upper case is the same event. */
+	item(&it[0], "0190f3a2-7b1c-7def-8abc-0123456789ab", "one");
+	item(&it[1], "0190F3A2-7B1C-7DEF-8ABC-0123456789AB", "one again");
+	item(&it[2], "0190f3a2-7b1c-7def-8abc-0123456789ac", "two");
+	ck_assert_int_eq(put(s, it, 3, dup, &first, &stored), MM_OK);
+	ck_assert_uint_eq(first, 1);
+	ck_assert_uint_eq(stored, 2);
+	ck_assert(!dup[0] && dup[1] && !dup[2]);
+	/* A later batch: the known id is left out, the new one follows. */
+	item(&it[0], "0190f3a2-7b1c-7def-8abc-0123456789ac", "two again");
+	item(&it[1], "ffffffff-ffff-7fff-bfff-ffffffffffff", "three");
+	ck_assert_int_eq(put(s, it, 2, dup, &first, &stored), MM_OK);
+	ck_assert_uint_eq(first, 3);
+	ck_assert_uint_eq(stored, 1);
+	ck_assert(dup[0] && !dup[1]);
+	mm_spool_close(s);
+
+	/* After a reopen: the same rows, and the ids still known. */
+	s = open_spool();
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(mm_spool_read(s, 0, 100, collect, &r), 3);
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_str_eq(r.data[0], "one");
+	ck_assert_str_eq(r.data[1], "two");
+	ck_assert_str_eq(r.data[2], "three");
+	ck_assert_uint_eq(r.seq[2], 3);
+	item(&it[0], "FFFFFFFF-FFFF-7FFF-BFFF-FFFFFFFFFFFF", "three again");
+	ck_assert_int_eq(put(s, it, 1, dup, &first, &stored), MM_OK);
+	ck_assert_uint_eq(stored, 0);
+	ck_assert(dup[0]);
+	mm_spool_close(s);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("spool");
+	TCase *tc = tcase_create("ids");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_ids_and_duplicates);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
