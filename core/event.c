@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1053,6 +1054,48 @@ fill_random(uint8_t *out, size_t n)
  * sort in creation order even when the clock stands still or steps back. */
 static _Atomic uint64_t uuid_last;
 
+/*
+ * Random bytes for ids from a small per-thread pool, refilled from the
+ * kernel 512 bytes at a time: a getrandom() call per event showed in the
+ * cost of stamping events. A forked child must not reuse its parent's
+ * pool (the two would hand out the same bytes), so fork empties it.
+ */
+#define POOL_BYTES 512
+
+static _Thread_local uint8_t pool[POOL_BYTES];
+static _Thread_local size_t pool_left;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void
+pool_forget(void)
+{
+	pool_left = 0;
+}
+
+static void
+pool_at_fork(void)
+{
+	pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static void
+random_bytes(uint8_t *out, size_t n)
+{
+	pthread_once(&pool_once, pool_at_fork);
+	if (n > POOL_BYTES) {
+		fill_random(out, n);
+		return;
+	}
+	if (pool_left < n) {
+		fill_random(pool, POOL_BYTES);
+		pool_left = POOL_BYTES;
+	}
+	memcpy(out, pool + POOL_BYTES - pool_left, n);
+	/* Used bytes are wiped so that no id's randomness stays in memory. */
+	memset(pool + POOL_BYTES - pool_left, 0, n);
+	pool_left -= n;
+}
+
 void
 mm_uuid7(char *out, uint64_t ts_ns)
 {
@@ -1061,7 +1104,7 @@ mm_uuid7(char *out, uint64_t ts_ns)
 	uint64_t ms, want, old, next;
 	size_t i, o = 0;
 
-	fill_random(r, sizeof(r));
+	random_bytes(r, sizeof(r));
 	ms = (ts_ns / 1000000u) & 0xffffffffffffull;
 	/* The top bit of the fresh rand_a stays clear so that the counter
 	 * has room before it carries. */

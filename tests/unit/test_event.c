@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "event.h"
 #include "mimamori/error.h"
@@ -508,6 +510,32 @@ START_TEST(test_uuid7)
 }
 END_TEST
 
+/* A forked child must not hand out its parent's next id: both continue the
+ * same ms counter, so only fresh random bytes keep them apart. */
+START_TEST(test_uuid7_fork)
+{
+	char a[MM_EVENT_ID_LEN + 1], mine[MM_EVENT_ID_LEN + 1], theirs[MM_EVENT_ID_LEN + 1];
+	int fd[2], st;
+	pid_t pid;
+
+	mm_uuid7(a, (uint64_t)FUTURE_TS + 7000000000);
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		mm_uuid7(theirs, (uint64_t)FUTURE_TS + 7000000000);
+		_exit(write(fd[1], theirs, sizeof(theirs)) == (ssize_t)sizeof(theirs) ? 0 : 1);
+	}
+	mm_uuid7(mine, (uint64_t)FUTURE_TS + 7000000000);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(read(fd[0], theirs, sizeof(theirs)), (ssize_t)sizeof(theirs));
+	close(fd[0]);
+	close(fd[1]);
+	ck_assert_str_ne(mine, theirs);
+}
+END_TEST
+
 /* ---- malformed input ---- */
 
 static int
@@ -846,6 +874,7 @@ suite(void)
 	tcase_add_test(tc, test_value_limit_matches_decoder);
 	tcase_add_test(tc, test_clone_and_stamp);
 	tcase_add_test(tc, test_uuid7);
+	tcase_add_test(tc, test_uuid7_fork);
 	tcase_add_test(tc, test_decode_minimal_and_forward_compatible);
 	tcase_add_test(tc, test_decode_truncated_everywhere);
 	tcase_add_test(tc, test_decode_rejects_header);
