@@ -387,7 +387,10 @@ mm_transport_send(struct mm_transport *t, const uint8_t *event, size_t len)
 	e->t_ms = mm_agg_now_ms();
 	t->count++;
 	t->c.queued++;
-	if (tail_seq(t) - t->next_unsent >= t->batch_max)
+	/* Once per batch's worth of new events: with every batch in flight
+	 * the unsent tail keeps growing, and pumping for each event (reading
+	 * the socket, walking the batches) cost more than the event itself. */
+	if ((tail_seq(t) - t->next_unsent) % t->batch_max == 0)
 		mm_transport_pump(t);
 	return MM_OK;
 }
