@@ -97,14 +97,18 @@ struct group {
 	size_t n;
 	struct mm_spool_item *items;
 	struct mm_event_view *views;
-	size_t *json_off; /* where items[i]'s line starts in json */
+	size_t *json_off; /* where items[i]'s JSON line starts in json */
 	size_t nitems, cap;
-	struct mm_buf json;
 	struct mm_sink_event *hot;
 	size_t nhot, hotcap, hot_bytes;
 	int hot_off;
-	/* The commit, on its own thread. */
-	struct mm_spool *spool;
+	/* The checked events' JSON lines, rendered while checking when a sink
+	 * wants them. */
+	struct mm_buf json;
+	/* The commit, on its own thread, which then hands the group to the
+	 * sinks in feed. */
+	struct agg *agg;
+	uint32_t feed; /* bit k: sink k is caught up and takes the group */
 	pthread_t th;
 	int committing, commit_rc;
 };
@@ -244,22 +248,21 @@ hot_takes(const struct group *g, const struct sink_rt *s, int64_t now)
 	return s->h != NULL && now >= s->retry_at && s->cursor + 1 == g->hot[0].seq;
 }
 
-/* Hand the group just committed to every sink whose cursor is right
- * before it; the others catch up from the spool in run_sink. */
+/* Hand the group just committed to every sink in g->feed (those whose
+ * cursor was right before it); the others catch up from the spool in
+ * run_sink. */
 static void
 feed_hot(struct agg *a, struct group *g)
 {
 	int64_t now = mm_agg_now_ms();
 	size_t k;
 
-	if (!hot_usable(g))
-		return;
 	for (k = 0; k < a->nsinks; k++) {
 		struct sink_rt *s = &a->sinks[k];
 		int64_t pos = s->pos;
 		int rc;
 
-		if (!hot_takes(g, s, now))
+		if (!(g->feed & (1u << k)))
 			continue;
 		rc = s->ops->write(s->h, g->hot, g->nhot, &pos);
 		if (rc != MM_OK) {
@@ -278,18 +281,22 @@ static void *
 commit_thread(void *arg)
 {
 	struct group *g = arg;
+	struct agg *a = g->agg;
 
-	g->commit_rc = mm_spool_commit(g->spool);
+	g->commit_rc = mm_spool_commit(a->spool);
+	if (g->commit_rc == MM_OK && g->feed != 0)
+		feed_hot(a, g);
 	return NULL;
 }
 
 /*
- * Start committing the group. The commit writes the WAL and waits for its
- * fsync on a short-lived thread of its own; meanwhile this thread lets the
- * sinks prepare the group's output (nothing reaches it before the commit
- * returned) and checks the next group, which does not touch the spool: the
- * spool is used by one thread at a time, and this one does not use it until
- * commit_wait().
+ * Start committing the group on a short-lived thread of its own. After the
+ * commit (WAL writes and fsync) that thread hands the group, with the JSON
+ * lines rendered while checking, to the sinks that are caught up: nothing
+ * reaches a sink before its events are durable. Meanwhile this thread
+ * receives and checks the next group, which needs neither the spool nor
+ * the sinks: each is used by one thread at a time, and this one does not
+ * touch them until commit_wait().
  */
 static void
 commit_start(struct agg *a, struct group *g)
@@ -297,33 +304,24 @@ commit_start(struct agg *a, struct group *g)
 	int64_t now = mm_agg_now_ms();
 	size_t k;
 
-	g->spool = a->spool;
+	g->agg = a;
 	g->commit_rc = MM_OK;
+	g->feed = 0;
+	if (hot_usable(g))
+		for (k = 0; k < a->nsinks; k++)
+			if (hot_takes(g, &a->sinks[k], now))
+				g->feed |= 1u << k;
 	g->committing = pthread_create(&g->th, NULL, commit_thread, g) == 0;
 	if (!g->committing)
-		g->commit_rc = mm_spool_commit(a->spool);
-	if (!hot_usable(g))
-		return;
-	for (k = 0; k < a->nsinks; k++) {
-		struct sink_rt *s = &a->sinks[k];
-
-		if (s->ops->prepare != NULL && hot_takes(g, s, now))
-			s->ops->prepare(s->h, g->hot, g->nhot);
-	}
+		commit_thread(g);
 }
 
 static int
-commit_wait(struct agg *a, struct group *g)
+commit_wait(struct group *g)
 {
-	size_t k;
-
 	if (g->committing)
 		pthread_join(g->th, NULL);
 	g->committing = 0;
-	if (g->commit_rc != MM_OK)
-		for (k = 0; k < a->nsinks; k++)
-			if (a->sinks[k].ops->prepare != NULL && a->sinks[k].h != NULL)
-				a->sinks[k].ops->prepare(a->sinks[k].h, NULL, 0);
 	return g->commit_rc;
 }
 
@@ -572,8 +570,8 @@ store_group(struct agg *a, struct group *g)
 	return MM_OK;
 }
 
-/* After the commit (or a failure, rc): ack every batch, feed the sinks,
- * and let the messages go. */
+/* After the commit (and the sinks' hot feed) or a failure (rc): ack every
+ * batch and let the messages go. */
 static void
 finish_group(struct agg *a, struct group *g, int rc)
 {
@@ -602,9 +600,6 @@ finish_group(struct agg *a, struct group *g, int rc)
 		}
 		send_ack(a, p);
 	}
-	/* The events point into the messages: feed, then let both go. */
-	if (rc == MM_OK)
-		feed_hot(a, g);
 	drop_hot(g);
 	for (i = 0; i < g->n; i++)
 		zmq_msg_close(&g->msgs[i]);
@@ -634,7 +629,7 @@ ingest(struct agg *a)
 
 		rc = n > 0 ? check_group(a, cur) : MM_OK;
 		if (prev != NULL) {
-			finish_group(a, prev, commit_wait(a, prev));
+			finish_group(a, prev, commit_wait(prev));
 			prev = NULL;
 		}
 		if (n == 0)
@@ -649,7 +644,7 @@ ingest(struct agg *a)
 		cur = cur == &a->groups[0] ? &a->groups[1] : &a->groups[0];
 	}
 	if (prev != NULL)
-		finish_group(a, prev, commit_wait(a, prev));
+		finish_group(a, prev, commit_wait(prev));
 }
 
 struct read_ctx {

@@ -49,13 +49,8 @@ struct mm_sink_ops {
 	 * NULL. */
 	int (*checkpoint)(void *sink, int64_t *pos);
 	void (*close)(void *sink);
-	/* May be NULL. Get ready to write this batch (render it) while the
-	 * spool commits it: nothing may reach the output before write(). The
-	 * next write() of the same events (same array, first seq and count)
-	 * uses the result; any other write() ignores it. n == 0 drops it (the
-	 * commit failed, and sequence numbers will be handed out again). */
-	int (*prepare)(void *sink, const struct mm_sink_event *evs, size_t n);
-	/* The sink writes JSON lines: render them while checking. */
+	/* The sink writes JSON lines: the aggregator renders them once for
+	 * all such sinks (mm_sink_event.json) on the hot path. */
 	int json_lines;
 };
 

@@ -37,10 +37,6 @@ struct file_sink {
 	int64_t size, rotate_bytes;
 	int keep, fsync;
 	struct mm_buf line;
-	/* line holds this batch already rendered by file_prepare(). */
-	const struct mm_sink_event *prep_evs;
-	uint64_t prep_seq;
-	size_t prep_n;
 };
 
 static int
@@ -63,24 +59,6 @@ render(struct file_sink *f, const struct mm_sink_event *evs, size_t n)
 		if ((rc = mm_buf_putc(&f->line, '\n')) != MM_OK)
 			return rc;
 	}
-	return MM_OK;
-}
-
-/* Render ahead, while the aggregator waits for the spool's commit. */
-static int
-file_prepare(void *sink, const struct mm_sink_event *evs, size_t n)
-{
-	struct file_sink *f = sink;
-	int rc;
-
-	f->prep_evs = NULL;
-	if (n == 0)
-		return MM_OK;
-	if ((rc = render(f, evs, n)) != MM_OK)
-		return rc;
-	f->prep_evs = evs;
-	f->prep_seq = evs[0].seq;
-	f->prep_n = n;
 	return MM_OK;
 }
 
@@ -173,15 +151,12 @@ static int
 file_write(void *sink, const struct mm_sink_event *evs, size_t n, int64_t *pos)
 {
 	struct file_sink *f = sink;
-	int prepared = f->prep_evs != NULL && f->prep_evs == evs && n > 0 && f->prep_n == n &&
-	               f->prep_seq == evs[0].seq;
 	int rc;
 
-	f->prep_evs = NULL;
 	if (f->fd < 0 && (rc = open_file(f, -1)) != MM_OK)
 		return rc;
 	/* One write() per batch: every line goes into one buffer first. */
-	if (!prepared && (rc = render(f, evs, n)) != MM_OK)
+	if ((rc = render(f, evs, n)) != MM_OK)
 		return rc;
 	if ((rc = write_all(f->fd, f->line.data, f->line.len)) != MM_OK) {
 		/* A partial batch would be written twice after the retry:
@@ -250,14 +225,7 @@ file_close(void *sink)
 }
 
 const struct mm_sink_ops mm_sink_file_ops = {
-        "file",
-        file_keys,
-        sizeof(file_keys) / sizeof(file_keys[0]),
-        file_open,
-        file_write,
-        file_sync,
-        file_checkpoint,
-        file_close,
-        file_prepare,
-        1,
+        "file",          file_keys,  sizeof(file_keys) / sizeof(file_keys[0]),
+        file_open,       file_write, file_sync,
+        file_checkpoint, file_close, 1,
 };

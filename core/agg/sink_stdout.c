@@ -98,6 +98,5 @@ stdout_close(void *sink)
 const struct mm_sink_ops mm_sink_stdout_ops = {
         "stdout",    stdout_keys,  sizeof(stdout_keys) / sizeof(stdout_keys[0]),
         stdout_open, stdout_write, NULL,
-        NULL,        stdout_close, NULL,
-        1,
+        NULL,        stdout_close, 1,
 };
