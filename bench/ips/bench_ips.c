@@ -18,8 +18,12 @@
  * (capture, kind, sid, time, addresses, action) to FILE, so that two
  * builds of the engine can be compared for identical results.
  *
- * bench_ips [-r ROUNDS] [-R RULES_DIR] [-A FILE] [FILE...]; without files it takes
- * every capture under tests/data and, when present, ../shared/data.
+ * With -P none or -P et only that phase runs (for profiling one of them,
+ * e.g. under callgrind); the bare loop is still measured in the same run.
+ *
+ * bench_ips [-r ROUNDS] [-R RULES_DIR] [-A FILE] [-P none|et] [FILE...];
+ * without files it takes every capture under tests/data and, when present,
+ * ../shared/data.
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
@@ -256,17 +260,22 @@ main(int argc, char **argv)
 	long rss0, rss1, rss2;
 	int rc = 0;
 	const char *dump_path = NULL;
+	int run_none = 1, run_et = 1;
 
-	while ((opt = getopt(argc, argv, "r:R:A:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:R:A:P:")) != -1) {
 		if (opt == 'A')
 			dump_path = optarg;
+		else if (opt == 'P' && strcmp(optarg, "none") == 0)
+			run_et = 0;
+		else if (opt == 'P' && strcmp(optarg, "et") == 0)
+			run_none = 0;
 		else if (opt == 'r')
 			rounds = atoi(optarg) > 0 ? atoi(optarg) : 1;
 		else if (opt == 'R')
 			et = optarg;
 		else {
 			fprintf(stderr, "usage: bench_ips [-r ROUNDS] [-R RULES_DIR] [-A "
-			                "ALERTS_OUT] [FILE...]\n");
+			                "ALERTS_OUT] [-P none|et] [FILE...]\n");
 			return 2;
 		}
 	}
@@ -309,7 +318,7 @@ main(int argc, char **argv)
 		       nfiles, w.packets, (double)w.bytes / 1e6, rounds);
 	}
 	rss0 = peak_rss_kb();
-	for (int i = 0; i < rounds; i++) {
+	for (int i = 0; i < rounds && run_none; i++) {
 		pass(NULL, 0, &bare, &sink);
 		pass(e0, 0, &none, &sink);
 		pass(NULL, 1, &bare_m, &sink);
@@ -317,11 +326,16 @@ main(int argc, char **argv)
 	}
 	a0 = alerts;
 	rss1 = peak_rss_kb();
-	report("bare pcap_next_ex", &bare, NULL);
-	report("ips, no rules", &none, &bare);
-	report("bare, in memory", &bare_m, NULL);
-	report("ips, no rules, in mem", &none_m, &bare_m);
-	printf("  alerts %lu (scans), peak RSS %ld kB\n", a0 / (2 * (unsigned long)rounds), rss1);
+	if (run_none) {
+		report("bare pcap_next_ex", &bare, NULL);
+		report("ips, no rules", &none, &bare);
+		report("bare, in memory", &bare_m, NULL);
+		report("ips, no rules, in mem", &none_m, &bare_m);
+		printf("  alerts %lu (scans), peak RSS %ld kB\n", a0 / (2 * (unsigned long)rounds),
+		       rss1);
+	}
+	if (!run_et)
+		goto out;
 
 	if (load_et(&rs, et, &load_s, sum, sizeof(sum)) != MM_OK) {
 		printf("ET Open rules not found at %s: full-rule-set run skipped\n", et);

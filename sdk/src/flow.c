@@ -21,8 +21,10 @@
 #define S_NS 1000000000ull
 #define EXPIRE_PER_PACKET 2
 /* Removed entries kept for reuse: scans and DNS make most flows one or two
- * packets long, and a calloc/free pair per flow showed in throughput. */
-#define SPARE_MAX 64
+ * packets long, and a calloc/free pair per flow showed in throughput. The
+ * spare list never holds more than the table's peak of live flows (an
+ * entry is only spare after it was live), and at most SPARE_MAX. */
+#define SPARE_MAX 16384
 
 struct seg {
 	struct seg *next;
@@ -48,6 +50,9 @@ struct key {
 	uint16_t pad;
 };
 
+/* hash_key() and key_eq() read a key as five words. */
+_Static_assert(sizeof(struct key) == 40, "struct key is five 64-bit words");
+
 struct entry {
 	struct mm_flow pub;
 	struct key key;
@@ -61,12 +66,12 @@ struct mm_flow_table {
 	struct mm_flow_table_opts o;
 	struct entry **buckets;
 	uint64_t mask;
-	uint64_t seed;
+	uint64_t seed[6];
 	struct entry *newest, *oldest;
 	uint64_t min_timeout;
 	struct mm_flow_stats stats;
-	struct entry *spare; /* chained through hnext, at most SPARE_MAX */
-	uint32_t nspare;
+	struct entry *spare; /* chained through hnext, at most spare_max */
+	uint32_t nspare, spare_max;
 };
 
 const char *
@@ -139,31 +144,72 @@ mm_flow_table_new(struct mm_flow_table **out, const struct mm_flow_table_opts *o
 		return MM_ERR_NOMEM;
 	}
 	t->mask = n - 1;
+	t->spare_max = t->o.max_flows < SPARE_MAX ? t->o.max_flows : SPARE_MAX;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	/* A per-table seed keeps a remote sender from aiming at one bucket. */
-	t->seed = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)t;
+	{
+		uint64_t x =
+		        ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)t;
+		for (int i = 0; i < 6; i++) {
+			/* splitmix64 steps spread it over the six words. */
+			uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			t->seed[i] = (z ^ (z >> 31)) | 1;
+		}
+	}
 	*out = t;
 	return MM_OK;
 }
 
-static uint64_t
-hash_key(uint64_t seed, const struct key *k)
+/* Multiply to 128 bits and fold: a seeded, non-linear mix of two words
+ * (the same construction as wyhash's). */
+static inline uint64_t
+mum(uint64_t x, uint64_t y)
 {
-	uint64_t w[5], h = seed ^ 0x9e3779b97f4a7c15ull;
-	size_t i;
-
-	memcpy(w, k, sizeof(w));
-	for (i = 0; i < 5; i++) {
-		h ^= w[i];
-		h *= 0xff51afd7ed558ccdull;
-		h ^= h >> 32;
-	}
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 29;
-	return h;
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 r = (unsigned __int128)x * y;
+	return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+	uint64_t h = x * y;
+	return h ^ (h >> 29) ^ ((x >> 32) * (y >> 32));
+#endif
 }
 
-static void
+/* The key's five words, each pair mixed with its own part of the
+ * table's seed: three independent multiplies instead of a chain. */
+static inline uint64_t
+hash_key(const uint64_t *seed, const struct key *k)
+{
+	uint64_t w[5];
+
+	memcpy(w, k, sizeof(w));
+	return mum(w[0] ^ seed[0], w[1] ^ seed[1]) ^ mum(w[2] ^ seed[2], w[3] ^ seed[3]) ^
+	       mum(w[4] ^ seed[4], seed[5]);
+}
+
+/* memcmp() order of two 16-byte addresses, as two big-endian words. */
+static inline int
+addr_cmp(const uint8_t *a, const uint8_t *b)
+{
+	uint64_t x[2], y[2];
+
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	for (int i = 0; i < 2; i++) {
+		if (x[i] != y[i]) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			uint64_t u = __builtin_bswap64(x[i]), v = __builtin_bswap64(y[i]);
+#else
+			uint64_t u = x[i], v = y[i];
+#endif
+			return u < v ? -1 : 1;
+		}
+	}
+	return 0;
+}
+
+static inline void
 make_key(struct key *k, uint8_t proto, const struct mm_addr *s, uint16_t sp,
          const struct mm_addr *d, uint16_t dp)
 {
@@ -172,7 +218,7 @@ make_key(struct key *k, uint8_t proto, const struct mm_addr *s, uint16_t sp,
 	memset(k, 0, sizeof(*k));
 	k->proto = proto;
 	k->family = s->family;
-	c = memcmp(s->addr, d->addr, 16);
+	c = addr_cmp(s->addr, d->addr);
 	if (c < 0 || (c == 0 && sp <= dp)) {
 		memcpy(k->a, s->addr, 16);
 		memcpy(k->b, d->addr, 16);
@@ -186,13 +232,24 @@ make_key(struct key *k, uint8_t proto, const struct mm_addr *s, uint16_t sp,
 	}
 }
 
-static struct entry *
+/* Keys compare as five words: cheaper inline than a memcmp call. */
+static inline int
+key_eq(const struct key *a, const struct key *b)
+{
+	uint64_t x[5], y[5];
+
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
+}
+
+static inline struct entry *
 lookup(struct mm_flow_table *t, const struct key *k, uint64_t h)
 {
 	struct entry *e;
 
 	for (e = t->buckets[h & t->mask]; e != NULL; e = e->hnext)
-		if (e->hash == h && memcmp(&e->key, k, sizeof(*k)) == 0)
+		if (e->hash == h && key_eq(&e->key, k))
 			return e;
 	return NULL;
 }
@@ -359,14 +416,15 @@ remove_entry(struct mm_flow_table *t, struct entry *e, int reason)
 		}
 	lru_unlink(t, e);
 	for (d = 0; d < 2; d++)
-		flush_gaps(t, e, d);
+		if (e->st[d].segs != NULL)
+			flush_gaps(t, e, d);
 	if (e->pub.outcome == MM_FLOW_PENDING && reason == MM_FLOW_END_TIMEOUT &&
 	    e->pub.pkts[MM_FLOW_TO_CLIENT] == 0)
 		e->pub.outcome = MM_FLOW_UNANSWERED;
 	if (t->o.on_end)
 		t->o.on_end(t->o.user, &e->pub, reason);
 	t->stats.flows_active--;
-	if (t->nspare < SPARE_MAX) {
+	if (t->nspare < t->spare_max) {
 		e->hnext = t->spare;
 		t->spare = e;
 		t->nspare++;
@@ -627,7 +685,10 @@ mm_flow_table_update(struct mm_flow **out, int *out_dir, struct mm_flow_table *t
 	if (t == NULL || pkt == NULL)
 		return MM_ERR_INVAL;
 	t->stats.packets++;
-	expire_some(t, now_ns, EXPIRE_PER_PACKET);
+	/* The common case, nothing old enough to expire, without a call. */
+	if (t->oldest != NULL && now_ns >= t->oldest->pub.last_ns &&
+	    now_ns - t->oldest->pub.last_ns >= t->min_timeout)
+		expire_some(t, now_ns, EXPIRE_PER_PACKET);
 	if (!(pkt->layers & (MM_L_IPV4 | MM_L_IPV6)) || pkt->src.family == 0 ||
 	    (pkt->layers & MM_L_FRAG)) {
 		t->stats.no_flow++;
@@ -651,13 +712,16 @@ mm_flow_table_update(struct mm_flow **out, int *out_dir, struct mm_flow_table *t
 		if (e == NULL)
 			return MM_ERR_NOMEM;
 	} else {
-		lru_unlink(t, e);
-		lru_push(t, e);
+		/* A flow's packets often come in runs: it is newest already. */
+		if (t->newest != e) {
+			lru_unlink(t, e);
+			lru_push(t, e);
+		}
 		if (now_ns > e->pub.last_ns)
 			e->pub.last_ns = now_ns;
 	}
-	if (pkt->src.family == e->pub.cli.family &&
-	    memcmp(pkt->src.addr, e->pub.cli.addr, 16) == 0 && sp == e->pub.cli_port)
+	if (pkt->src.family == e->pub.cli.family && sp == e->pub.cli_port &&
+	    memcmp(pkt->src.addr, e->pub.cli.addr, 16) == 0)
 		dir = MM_FLOW_TO_SERVER;
 	else
 		dir = MM_FLOW_TO_CLIENT;

@@ -165,16 +165,21 @@ ips_app_tls(struct ips_app_info *out, const uint8_t *p, size_t len)
 static int
 is_method(const uint8_t *p, size_t len)
 {
-	static const char *const m[] = {"GET ",    "POST ",     "HEAD ",    "PUT ",
-	                                "DELETE ", "OPTIONS ",  "CONNECT ", "PATCH ",
-	                                "TRACE ",  "PROPFIND ", NULL};
-	size_t i, n;
+	static const struct {
+		const char *s;
+		size_t n;
+	} m[] = {{"GET ", 4},     {"POST ", 5},    {"HEAD ", 5},  {"PUT ", 4},   {"DELETE ", 7},
+	         {"OPTIONS ", 8}, {"CONNECT ", 8}, {"PATCH ", 6}, {"TRACE ", 6}, {"PROPFIND ", 9}};
+	size_t i;
 
-	for (i = 0; m[i]; i++) {
-		n = strlen(m[i]);
-		if (len >= n && memcmp(p, m[i], n) == 0)
-			return (int)n - 1;
-	}
+	/* Every method starts with a capital between C and T and is at least
+	 * four bytes with its space: most payloads are turned down by their
+	 * first byte. */
+	if (len < 4 || p[0] < 'C' || p[0] > 'T')
+		return 0;
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (p[0] == (uint8_t)m[i].s[0] && len >= m[i].n && memcmp(p, m[i].s, m[i].n) == 0)
+			return (int)m[i].n - 1;
 	return 0;
 }
 

@@ -138,6 +138,56 @@ START_TEST(synscan_one_alert)
 }
 END_TEST
 
+/* The port list of a scan alert (kept as a bitmap past 64 ports) lists
+ * the SYNs' distinct destination ports in ascending order. */
+START_TEST(synscan_port_list_in_order)
+{
+	struct got g;
+	struct ips_engine *e;
+	char err[PCAP_ERRBUF_SIZE], want[IPS_SCAN_PORTS_TEXT];
+	static uint8_t seen[65536];
+	pcap_t *pc;
+	struct pcap_pkthdr *h;
+	const u_char *d;
+	size_t off = 0;
+	unsigned n = 0;
+
+	memset(seen, 0, sizeof(seen));
+	pc = pcap_open_offline(data_path("chrissanders-packets/synscan.pcapng"), err);
+	ck_assert_msg(pc != NULL, "%s", err);
+	while (pcap_next_ex(pc, &h, &d) == 1) {
+		struct mm_packet p;
+		char src[MM_ADDR_STRLEN];
+		mm_packet_decode(&p, pcap_datalink(pc), 0, d, h->caplen, h->len);
+		if ((p.layers & MM_L_TCP) &&
+		    (p.tcp_flags & (MM_TCP_SYN | MM_TCP_ACK)) == MM_TCP_SYN &&
+		    strcmp(mm_addr_format(src, &p.src), "172.16.0.8") == 0)
+			seen[p.dport] = 1;
+	}
+	pcap_close(pc);
+	/* The alert's text holds as many ports as fit before ",...". */
+	want[0] = 0;
+	for (unsigned port = 0; port < 65536; port++) {
+		if (!seen[port])
+			continue;
+		n++;
+		if (off < 64)
+			off += (size_t)snprintf(want + off, sizeof(want) - off, "%s%u",
+			                        off ? "," : "", port);
+	}
+	ck_assert_uint_eq(n, 1000);
+	memset(&g, 0, sizeof(g));
+	e = engine(&g, NULL, 1);
+	replay(e, data_path("chrissanders-packets/synscan.pcapng"));
+	ck_assert_int_eq(g.nscan, 1);
+	ck_assert_uint_eq(g.a[0].scan_ports, n);
+	ck_assert_msg(strncmp(g.a[0].scan_port_list, want, off) == 0, "%s vs %s",
+	              g.a[0].scan_port_list, want);
+	ck_assert_ptr_nonnull(strstr(g.a[0].scan_port_list, ",..."));
+	ips_engine_free(e);
+}
+END_TEST
+
 START_TEST(cryptowall_c2_reputation)
 {
 	struct got g;
@@ -298,6 +348,47 @@ START_TEST(content_modifiers_and_threshold)
 }
 END_TEST
 
+/* Rules whose fast pattern is one or two bytes are found through their
+ * ports or a longer content instead of the pattern matcher: each must
+ * alert exactly like its twin with a long pattern. */
+START_TEST(short_patterns_match_like_long_ones)
+{
+	struct got g;
+	struct ips_engine *e;
+	int c[10] = {0}, i;
+
+	memset(&g, 0, sizeof(g));
+	e = engine(
+	        &g,
+	        /* destination port list: 40 like 41 */
+	        "alert tcp any any -> any 80 (content:\"GE\"; depth:2; sid:40;)\n"
+	        "alert tcp any any -> any 80 (content:\"GET /\"; depth:5; sid:41;)\n"
+	        /* source port list: 42 like 43 */
+	        "alert tcp any 80 -> any any (flow:to_client; content:\"HT\"; depth:2; sid:42;)\n"
+	        "alert tcp any 80 -> any any (flow:to_client; content:\"HTTP/1.\"; depth:7; "
+	        "sid:43;)\n"
+	        /* any port, a longer content: 44 like 45 */
+	        "alert tcp any any -> any any (content:\"Ho\"; fast_pattern; "
+	        "content:\"www.google.com\"; sid:44;)\n"
+	        "alert tcp any any -> any any (content:\"Host: www.google.com\"; sid:45;)\n"
+	        /* a short pattern on a port the capture does not use */
+	        "alert tcp any any -> any 81 (content:\"GE\"; depth:2; sid:46;)\n",
+	        0);
+	replay(e, data_path("chrissanders-packets/http_google.pcapng"));
+	for (i = 0; i < g.n && i < MAXA; i++)
+		if (g.sids[i] >= 40 && g.sids[i] < 50)
+			c[g.sids[i] - 40]++;
+	ck_assert_int_ge(c[1], 1);
+	ck_assert_int_eq(c[0], c[1]);
+	ck_assert_int_ge(c[3], 1);
+	ck_assert_int_eq(c[2], c[3]);
+	ck_assert_int_ge(c[5], 1);
+	ck_assert_int_eq(c[4], c[5]);
+	ck_assert_int_eq(c[6], 0);
+	ips_engine_free(e);
+}
+END_TEST
+
 START_TEST(et_open_and_snort3_load)
 {
 	const char *shared = getenv("MM_SHARED_DATA");
@@ -361,6 +452,8 @@ suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, synscan_one_alert);
+	tcase_add_test(tc, synscan_port_list_in_order);
+	tcase_add_test(tc, short_patterns_match_like_long_ones);
 	tcase_add_test(tc, cryptowall_c2_reputation);
 	tcase_add_test(tc, domain_suffix_match);
 	tcase_add_test(tc, dns_query_name_and_domain_rep);
