@@ -112,6 +112,14 @@ bare_push_pull(const char *dir)
 	return (double)nev / (t1 - t0);
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Lines the file sink has written so far: new bytes since the last call
  * are read and their newlines counted (cheap enough to poll every ms). */
 struct sink_count {
@@ -225,7 +233,7 @@ main(int argc, char **argv)
 	struct sink_count sc = {-1, 0};
 	struct stat stt;
 	double bare, t0, t_acked, t1, pipe, cpu_prod, cpu_agg0, cpu_agg1, cpu_agg;
-	double cpu_main0, cpu_main1, busy0, busy1, others;
+	double cpu_main0, cpu_main1, busy0, busy1, others, bares[3];
 	long hwm;
 	pid_t agg;
 	FILE *f;
@@ -265,7 +273,12 @@ main(int argc, char **argv)
 		_exit(127);
 	}
 	build_payloads();
-	bare = bare_push_pull(dir);
+	/* The bare pair swings by up to 2x from run to run on a shared
+	 * machine: the ceiling is the median of three runs. */
+	for (k = 0; k < 3; k++)
+		bares[k] = bare_push_pull(dir);
+	qsort(bares, 3, sizeof(bares[0]), cmp_double);
+	bare = bares[1];
 	for (k = 0; k < 500 && stat(sock, &stt) != 0; k++)
 		usleep(10000);
 
@@ -305,7 +318,9 @@ main(int argc, char **argv)
 	                   1e6;
 	cpu_agg = cpu_agg1 - cpu_agg0;
 	printf("events: %ld, payload %zu bytes each\n", nev, payloads[0].len);
-	printf("bare ZeroMQ PUSH/PULL (ipc):        %10.0f events/s\n", bare);
+	printf("bare ZeroMQ PUSH/PULL (ipc):        %10.0f events/s  (median of %.0f, %.0f, "
+	       "%.0f)\n",
+	       bare, bares[0], bares[1], bares[2]);
 	printf("pipeline (durable, to file sink):   %10.0f events/s  (%.2f s; all acked "
 	       "after %.2f s)\n",
 	       pipe, t1 - t0, t_acked - t0);
