@@ -123,7 +123,8 @@ mm_dhcp_opt_next(struct mm_dhcp_opt *out, struct mm_dhcp_iter *it)
 int
 mm_dhcp_find(struct mm_dhcp_opt *out, const struct mm_dhcp_msg *msg, uint8_t code)
 {
-	struct mm_dhcp_iter it;
+	/* Initialised: gcc -O3 cannot see that a failed first() ends the loop. */
+	struct mm_dhcp_iter it = {0};
 	int r;
 
 	for (r = mm_dhcp_opt_first(out, &it, msg); r == 1; r = mm_dhcp_opt_next(out, &it))
