@@ -145,23 +145,32 @@ sink_lines(struct sink_count *sc, const char *path)
 	return sc->lines;
 }
 
+/* The start of a small /proc file as a string; 0 on success. */
+static int
+read_proc(const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
 /* A number from /proc/PID/status ("VmHWM:" in KiB). */
 static long
 proc_status_kib(pid_t pid, const char *key)
 {
 	char path[64], buf[4096], *p;
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (read_proc(path, buf, sizeof(buf)) != 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	p = strstr(buf, key);
 	return p ? atol(p + strlen(key)) : -1;
 }
@@ -173,21 +182,13 @@ proc_cpu_s(pid_t pid, pid_t tid)
 {
 	char path[64], buf[2048], *p;
 	unsigned long ut = 0, st = 0;
-	ssize_t n;
-	int fd;
 
 	if (tid > 0)
 		snprintf(path, sizeof(path), "/proc/%ld/task/%ld/stat", (long)pid, (long)tid);
 	else
 		snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (read_proc(path, buf, sizeof(buf)) != 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* Fields after the command name (which may hold spaces). */
 	p = strrchr(buf, ')');
 	if (p == NULL ||
@@ -203,16 +204,9 @@ machine_busy_s(void)
 {
 	unsigned long long v[8] = {0};
 	char buf[512];
-	ssize_t n;
-	int fd = open("/proc/stat", O_RDONLY);
 
-	if (fd < 0)
+	if (read_proc("/proc/stat", buf, sizeof(buf)) != 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* cpu user nice system idle iowait irq softirq steal */
 	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
 	           &v[4], &v[5], &v[6], &v[7]) != 8)
