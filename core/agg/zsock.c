@@ -4,7 +4,6 @@
  */
 #include "zsock.h"
 
-#include <time.h>
 #include <zmq.h>
 
 #include "event.h"
@@ -45,13 +44,4 @@ mm_zsock_setup(void *sock, int role)
 	/* CURVE: ZMQ_CURVE_SERVER / ZMQ_CURVE_SECRETKEY on the aggregator and
 	 * ZMQ_CURVE_SERVERKEY / PUBLICKEY / SECRETKEY on workers go here. */
 	return MM_OK;
-}
-
-int64_t
-mm_agg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
