@@ -203,22 +203,12 @@ keep_hot(struct group *g, uint64_t seq, const struct mm_spool_item *it, size_t j
 	g->hot[g->nhot].seq = seq;
 	g->hot[g->nhot].raw = it->data;
 	g->hot[g->nhot].len = it->len;
-	/* An offset until the group's lines are all rendered (the buffer may
-	 * still move); hot_lines() makes it a pointer. */
-	g->hot[g->nhot].json = (const uint8_t *)(uintptr_t)joff;
+	/* The whole group was checked and rendered before it is stored: the
+	 * buffer does not move any more. */
+	g->hot[g->nhot].json = jlen > 0 ? g->json.data + joff : NULL;
 	g->hot[g->nhot].json_len = jlen;
 	g->nhot++;
 	g->hot_bytes += it->len;
-}
-
-static void
-hot_lines(struct group *g)
-{
-	size_t i;
-
-	for (i = 0; i < g->nhot; i++)
-		g->hot[i].json =
-		        g->hot[i].json_len > 0 ? g->json.data + (uintptr_t)g->hot[i].json : NULL;
 }
 
 static int64_t backoff_ms(int fails);
@@ -565,7 +555,6 @@ store_group(struct agg *a, struct group *g)
 		mm_spool_rollback(a->spool);
 		return rc;
 	}
-	hot_lines(g);
 	commit_start(a, g);
 	return MM_OK;
 }
