@@ -8,47 +8,19 @@
  * ../shared/data.
  */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "mimamori/packet.h"
 
 #define MAX_FILES 4096
 
 static char *files[MAX_FILES];
 static int nfiles;
-
-static int
-is_capture(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	return dot != NULL && (strcmp(dot, ".pcap") == 0 || strcmp(dot, ".pcapng") == 0 ||
-	                       strcmp(dot, ".cap") == 0);
-}
-
-static int
-add_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_F && is_capture(path) && nfiles < MAX_FILES)
-		files[nfiles++] = strdup(path);
-	return 0;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* One pass over every file; decode or only touch each frame. Returns the
  * number of frames. */
@@ -153,14 +125,14 @@ by_link(const struct frame *v, unsigned long n, int rounds, unsigned long *sink)
 			continue;
 		best = 1e9;
 		for (int r = 0; r < rounds; r++) {
-			t = now();
+			t = mm_bench_now();
 			for (j = 0; j < cnt; j++) {
 				k = idx[j];
 				mm_packet_decode(&p, v[k].linktype, 0, v[k].data, v[k].caplen,
 				                 v[k].wirelen);
 				*sink += p.layers;
 			}
-			t = now() - t;
+			t = mm_bench_now() - t;
 			if (t < best)
 				best = t;
 		}
@@ -188,8 +160,8 @@ main(int argc, char **argv)
 	for (; i < argc && nfiles < MAX_FILES; i++)
 		files[nfiles++] = strdup(argv[i]);
 	if (nfiles == 0) {
-		nftw(MM_BENCH_DATA, add_file, 16, FTW_PHYS);
-		nftw(MM_BENCH_SHARED, add_file, 16, FTW_PHYS);
+		mm_bench_add_captures(files, &nfiles, MAX_FILES, MM_BENCH_DATA);
+		mm_bench_add_captures(files, &nfiles, MAX_FILES, MM_BENCH_SHARED);
 	}
 	if (nfiles == 0) {
 		fprintf(stderr, "bench_decode: no capture files\n");
@@ -199,22 +171,22 @@ main(int argc, char **argv)
 	 * the machine's speed hits both alike. */
 	per_pass = pass(0, &sink);
 	for (int r = 0; r < rounds; r++) {
-		t = now();
+		t = mm_bench_now();
 		pass(0, &sink);
-		base += now() - t;
-		t = now();
+		base += mm_bench_now() - t;
+		t = mm_bench_now();
 		pass(1, &sink);
-		dec += now() - t;
+		dec += mm_bench_now() - t;
 	}
 	v = load_all(&nframes);
-	t = now();
+	t = mm_bench_now();
 	for (int r = 0; r < rounds; r++)
 		for (k = 0; k < nframes; k++) {
 			mm_packet_decode(&p, v[k].linktype, 0, v[k].data, v[k].caplen,
 			                 v[k].wirelen);
 			sink += p.layers;
 		}
-	mem = now() - t;
+	mem = mm_bench_now() - t;
 
 	printf("files: %d, frames per pass: %lu, rounds: %d\n", nfiles, per_pass, rounds);
 	printf("pcap_next_ex only:        %12.0f packets/s\n", per_pass * rounds / base);

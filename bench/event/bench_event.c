@@ -16,17 +16,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "event.h"
 #include "mimamori/error.h"
-
-static double
-now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static struct mm_event *
 typical_alert(void)
@@ -193,52 +185,52 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		mm_buf_reset(&b);
 		if (mm_event_encode(ev, &b) != MM_OK)
 			return 1;
 	}
-	enc = now() - t0;
-	t0 = now();
+	enc = mm_bench_now() - t0;
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		mm_buf_reset(&base);
 		bare_pack(&base, mm_event_id(ev));
 	}
-	bare_enc = now() - t0;
+	bare_enc = mm_bench_now() - t0;
 
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		if (mm_event_decode(&d, b.data, b.len) != MM_OK)
 			return 1;
 		mm_event_free(d);
 	}
-	dec = now() - t0;
+	dec = mm_bench_now() - t0;
 	msgpack_unpacked_init(&u);
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		off = 0;
 		if (msgpack_unpack_next(&u, (const char *)b.data, b.len, &off) !=
 		    MSGPACK_UNPACK_SUCCESS)
 			return 1;
 	}
-	bare_dec = now() - t0;
+	bare_dec = mm_bench_now() - t0;
 	msgpack_unpacked_destroy(&u);
 
 	if (mm_event_decode(&d, b.data, b.len) != MM_OK)
 		return 1;
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		mm_buf_reset(&line);
 		if (mm_event_to_json(d, &line) != MM_OK)
 			return 1;
 	}
-	json = now() - t0;
+	json = mm_bench_now() - t0;
 	mm_event_free(d);
 	/* What the aggregator does for each event it stores and writes to the
 	 * file sink; lines accumulate as in one sink batch. */
 	mm_buf_reset(&line);
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		if (mm_event_decode(&d, b.data, b.len) != MM_OK)
 			return 1;
@@ -249,10 +241,10 @@ main(int argc, char **argv)
 			return 1;
 		mm_event_free(d);
 	}
-	agg = now() - t0;
+	agg = mm_bench_now() - t0;
 	/* The same with the one-pass check and rendering the aggregator uses. */
 	mm_buf_reset(&line);
-	t0 = now();
+	t0 = mm_bench_now();
 	for (i = 0; i < n; i++) {
 		struct mm_event_view v;
 
@@ -263,7 +255,7 @@ main(int argc, char **argv)
 			return 1;
 		sum2 += (long)strlen(v.id) + v.kind + v.sev;
 	}
-	check = now() - t0;
+	check = mm_bench_now() - t0;
 
 	printf("event: %zu bytes, %ld iterations\n", b.len, n);
 	printf("encode  mm_event_encode     %10.0f events/s\n", n / enc);

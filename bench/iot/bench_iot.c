@@ -23,6 +23,7 @@
 
 #include <mimamori/packet.h>
 
+#include "bench_util.h"
 #include "byod.h"
 
 static const char *const files[] = {
@@ -55,14 +56,6 @@ enum mode { BARE, DECODE, DETECT, NMODES };
 /* 1: open the files with pcap_open_offline() on every pass (page cache,
  * read() calls), as a capture file replay does; 0: from memory. */
 static int from_files;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 sink(void *user, const struct byod_finding *f)
@@ -159,10 +152,10 @@ per_file(struct byod *b, int rounds, unsigned long *sum)
 		unsigned long n = pass_files(BARE, b, sum, i, i + 1);
 		for (int r = 0; r < 5; r++) {
 			for (int m = 0; m < NMODES; m++) {
-				double t0 = now_s();
+				double t0 = mm_bench_now();
 				for (int k = 0; k < rounds; k++)
 					pass_files((enum mode)m, b, sum, i, i + 1);
-				t0 = now_s() - t0;
+				t0 = mm_bench_now() - t0;
 				if (t0 < best[m])
 					best[m] = t0;
 			}
@@ -187,9 +180,9 @@ measure(double *best, struct byod *b, int rounds, int reps, unsigned long *sum)
 	for (int r = 0; r < reps; r++) {
 		for (int k = 0; k < rounds; k++) {
 			for (int m = 0; m < NMODES; m++) {
-				double t0 = now_s();
+				double t0 = mm_bench_now();
 				pass((enum mode)m, b, sum);
-				t0 = now_s() - t0;
+				t0 = mm_bench_now() - t0;
 				if (t0 < best[m])
 					best[m] = t0;
 			}

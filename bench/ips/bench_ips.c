@@ -27,7 +27,6 @@
  */
 #define _XOPEN_SOURCE 700
 #include <dirent.h>
-#include <ftw.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "ips_engine.h"
 #include "ips_rule.h"
 #include "mimamori/error.h"
@@ -50,34 +50,6 @@ static int nfiles;
 static unsigned long alerts;
 static FILE *dump; /* -A: every alert of one extra pass, for comparisons */
 static int cur_file;
-
-static int
-is_capture(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-
-	return dot != NULL && (strcmp(dot, ".pcap") == 0 || strcmp(dot, ".pcapng") == 0 ||
-	                       strcmp(dot, ".cap") == 0);
-}
-
-static int
-add_file(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (type == FTW_F && is_capture(path) && nfiles < MAX_FILES)
-		files[nfiles++] = strdup(path);
-	return 0;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static long
 peak_rss_kb(void)
@@ -147,7 +119,7 @@ pass1(struct ips_engine *eng, int inmem, struct result *r, unsigned long *sink)
 	struct pcap_pkthdr *h;
 	const u_char *d;
 	struct mm_packet p;
-	double t0 = now();
+	double t0 = mm_bench_now();
 
 	for (int i = 0; i < nfiles; i++) {
 		FILE *fp;
@@ -179,7 +151,7 @@ pass1(struct ips_engine *eng, int inmem, struct result *r, unsigned long *sink)
 		if (eng)
 			ips_engine_tick(eng, UINT64_MAX / 2, 1);
 	}
-	r->secs = now() - t0;
+	r->secs = mm_bench_now() - t0;
 }
 
 /* Best of the rounds: keep the fastest pass. */
@@ -201,7 +173,7 @@ load_et(struct ips_ruleset **out, const char *dir, double *secs, char *sum, size
 	struct dirent **ents = NULL;
 	char path[4096];
 	int n, i, rc = MM_OK;
-	double t0 = now();
+	double t0 = mm_bench_now();
 
 	n = scandir(dir, &ents, NULL, alphasort);
 	if (n < 0)
@@ -225,7 +197,7 @@ load_et(struct ips_ruleset **out, const char *dir, double *secs, char *sum, size
 	*out = rs;
 	rs = NULL;
 out:
-	*secs = now() - t0;
+	*secs = mm_bench_now() - t0;
 	for (i = 0; i < n; i++)
 		free(ents[i]);
 	free(ents);
@@ -282,8 +254,8 @@ main(int argc, char **argv)
 	for (int i = optind; i < argc && nfiles < MAX_FILES; i++)
 		files[nfiles++] = strdup(argv[i]);
 	if (nfiles == 0) {
-		nftw(MM_BENCH_DATA, add_file, 16, FTW_PHYS);
-		nftw(MM_BENCH_SHARED, add_file, 16, FTW_PHYS);
+		mm_bench_add_captures(files, &nfiles, MAX_FILES, MM_BENCH_DATA);
+		mm_bench_add_captures(files, &nfiles, MAX_FILES, MM_BENCH_SHARED);
 	}
 	if (nfiles == 0) {
 		fprintf(stderr, "bench_ips: no capture files\n");
@@ -342,14 +314,14 @@ main(int argc, char **argv)
 		goto out;
 	}
 	{
-		double t0 = now();
+		double t0 = mm_bench_now();
 		if (ips_engine_set_rules(e1, rs) != MM_OK) {
 			fprintf(stderr, "bench_ips: compiling the rules failed\n");
 			rc = 1;
 			goto out;
 		}
 		printf("ET Open: %s\n  load %.2f s (parse %.2f s, prefilter build %.2f s)\n", sum,
-		       load_s + now() - t0, load_s, now() - t0);
+		       load_s + mm_bench_now() - t0, load_s, mm_bench_now() - t0);
 	}
 	rss2 = peak_rss_kb();
 	memset(&bare, 0, sizeof(bare));

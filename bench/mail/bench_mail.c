@@ -21,6 +21,7 @@
 
 #include <mimamori/error.h>
 
+#include "bench_util.h"
 #include "attach_core.h"
 #include "../../tests/plugins/attach/attach_test_util.h"
 
@@ -28,14 +29,6 @@
 
 static char *files[MAX_FILES];
 static size_t nfiles;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 quiet(void *user, const char *file, int line, const char *msg)
@@ -80,9 +73,9 @@ add_dir(const char *dir)
 static double
 run_timed(const char *cmd)
 {
-	double t0 = now_s();
+	double t0 = mm_bench_now();
 	int rc = system(cmd);
-	double t = now_s() - t0;
+	double t = mm_bench_now() - t0;
 	if (rc == -1 || (WIFEXITED(rc) && WEXITSTATUS(rc) == 127))
 		return -1;
 	return t;
@@ -176,7 +169,7 @@ main(int argc, char **argv)
 	{
 		DIR *d = opendir(mdir);
 		struct dirent *de;
-		double t0 = now_s();
+		double t0 = mm_bench_now();
 		double c0 = (double)clock() / CLOCKS_PER_SEC;
 		while ((de = readdir(d)) != NULL) {
 			size_t n;
@@ -197,7 +190,7 @@ main(int argc, char **argv)
 			free(m);
 		}
 		closedir(d);
-		t_ours = now_s() - t0;
+		t_ours = mm_bench_now() - t0;
 		cpu_ours = (double)clock() / CLOCKS_PER_SEC - c0;
 	}
 	/* 2. yara over the extracted attachments (externals defined empty). */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "bench_util.h"
 #include "aggregator.h"
 #include "config.h"
 #include "event.h"
@@ -31,15 +32,6 @@
 
 static struct mm_buf *payloads;
 static long nev;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 build_payloads(void)
@@ -100,12 +92,12 @@ bare_push_pull(const char *dir)
 	push = zmq_socket(ctx, ZMQ_PUSH);
 	zmq_bind(pull, ep);
 	zmq_connect(push, ep);
-	t0 = now_s();
+	t0 = mm_bench_now();
 	pthread_create(&th, NULL, pull_thread, pull);
 	for (i = 0; i < nev; i++)
 		zmq_send(push, payloads[i].data, payloads[i].len, 0);
 	pthread_join(th, NULL);
-	t1 = now_s();
+	t1 = mm_bench_now();
 	zmq_close(push);
 	zmq_close(pull);
 	zmq_ctx_term(ctx);
@@ -287,14 +279,14 @@ main(int argc, char **argv)
 	cpu_agg0 = proc_cpu_s(agg, 0);
 	cpu_main0 = proc_cpu_s(agg, agg);
 	busy0 = machine_busy_s();
-	t0 = now_s();
+	t0 = mm_bench_now();
 	for (i = 0; i < nev; i++)
 		mm_transport_send(t, payloads[i].data, payloads[i].len);
 	mm_transport_flush(t, 120000);
-	t_acked = now_s();
-	while (sink_lines(&sc, out) < nev && now_s() - t0 < 300)
+	t_acked = mm_bench_now();
+	while (sink_lines(&sc, out) < nev && mm_bench_now() - t0 < 300)
 		usleep(1000);
-	t1 = now_s();
+	t1 = mm_bench_now();
 	getrusage(RUSAGE_SELF, &ru_self1);
 	cpu_agg1 = proc_cpu_s(agg, 0);
 	cpu_main1 = proc_cpu_s(agg, agg);
