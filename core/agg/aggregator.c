@@ -140,6 +140,12 @@ struct agg {
 	int64_t health_at, persist_at, prune_at, stats_at, last_rx;
 	struct mm_i18n *cat;
 	struct mm_buf buf;
+	/* A batch read back from the spool for a sink that is behind: the
+	 * events (their bytes copied to buf), and their JSON lines rendered
+	 * while checking them, for sinks with json_lines. */
+	struct mm_sink_event *cold;
+	size_t *cold_raw, *cold_json;
+	struct mm_buf cold_lines;
 	int64_t started;
 };
 
@@ -639,10 +645,8 @@ ingest(struct agg *a)
 struct read_ctx {
 	struct sink_rt *s;
 	struct agg *a;
-	struct mm_sink_event *evs;
 	size_t n;
 	struct mm_buf raw;
-	size_t *offs;
 	uint64_t last;
 };
 
@@ -650,21 +654,31 @@ static int
 collect(void *arg, const struct mm_spool_row *row)
 {
 	struct read_ctx *r = arg;
+	struct agg *a = r->a;
+	struct mm_buf *lines = r->s->ops->json_lines ? &a->cold_lines : NULL;
 	struct mm_event_view v;
+	size_t at = a->cold_lines.len;
 
 	r->last = row->seq;
 	if (row->skip)
 		return 0; /* counted when the spool was opened */
-	if (row->corrupt || mm_event_check(&v, row->data, row->len, NULL) != MM_OK) {
+	/* Checked again (the file may have been damaged since), and rendered
+	 * on the way for a sink that writes JSON lines. */
+	if (row->corrupt || mm_event_check(&v, row->data, row->len, lines) != MM_OK ||
+	    (lines != NULL && mm_buf_putc(lines, '\n') != MM_OK)) {
+		a->cold_lines.len = at;
 		r->s->skipped++;
-		r->a->c.corrupt_skipped++;
+		a->c.corrupt_skipped++;
 		return 0;
 	}
-	r->offs[r->n] = r->raw.len;
-	if (mm_buf_append(&r->raw, row->data, row->len) != MM_OK)
+	a->cold_raw[r->n] = r->raw.len;
+	a->cold_json[r->n] = at;
+	if (mm_buf_append(&r->raw, row->data, row->len) != MM_OK) {
+		a->cold_lines.len = at;
 		return 1;
-	r->evs[r->n].seq = row->seq;
-	r->evs[r->n].len = row->len;
+	}
+	a->cold[r->n].seq = row->seq;
+	a->cold[r->n].len = row->len;
 	r->n++;
 	return 0;
 }
@@ -686,8 +700,9 @@ backoff_ms(int fails)
 
 /* Feed one batch to one sink. Returns 1 if it did work. */
 static int
-run_sink(struct agg *a, struct sink_rt *s, struct mm_sink_event *evs, size_t *offs)
+run_sink(struct agg *a, struct sink_rt *s)
 {
+	struct mm_sink_event *evs = a->cold;
 	struct read_ctx r;
 	int64_t now = mm_agg_now_ms(), pos = s->pos;
 	size_t i;
@@ -698,13 +713,19 @@ run_sink(struct agg *a, struct sink_rt *s, struct mm_sink_event *evs, size_t *of
 	memset(&r, 0, sizeof(r));
 	r.s = s;
 	r.a = a;
-	r.evs = evs;
-	r.offs = offs;
 	r.raw = a->buf;
 	a->buf = (struct mm_buf)MM_BUF_INIT;
+	mm_buf_reset(&a->cold_lines);
 	rc = mm_spool_read(a->spool, s->cursor, SINK_BATCH, collect, &r);
-	for (i = 0; i < r.n; i++)
-		evs[i].raw = r.raw.data + offs[i];
+	/* The buffers are complete: point at them. A line ends where the next
+	 * one starts. */
+	for (i = 0; i < r.n; i++) {
+		size_t end = i + 1 < r.n ? a->cold_json[i + 1] : a->cold_lines.len;
+
+		evs[i].raw = r.raw.data + a->cold_raw[i];
+		evs[i].json = end > a->cold_json[i] ? a->cold_lines.data + a->cold_json[i] : NULL;
+		evs[i].json_len = end - a->cold_json[i];
+	}
 	if (rc < 0) {
 		snprintf(s->last_error, sizeof(s->last_error), "spool read: %s", mm_strerror(rc));
 		goto out;
@@ -1206,8 +1227,6 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 {
 	struct agg *a;
 	struct sigaction sa;
-	struct mm_sink_event *evs = NULL;
-	size_t *offs = NULL;
 	int i, rc, status = 1, backlog = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -1219,9 +1238,12 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		}
 	}
 	a = calloc(1, sizeof(*a));
-	evs = calloc(SINK_BATCH, sizeof(*evs));
-	offs = calloc(SINK_BATCH, sizeof(*offs));
-	if (a == NULL || evs == NULL || offs == NULL)
+	if (a == NULL)
+		goto out;
+	a->cold = calloc(SINK_BATCH, sizeof(*a->cold));
+	a->cold_raw = calloc(SINK_BATCH, sizeof(*a->cold_raw));
+	a->cold_json = calloc(SINK_BATCH, sizeof(*a->cold_json));
+	if (a->cold == NULL || a->cold_raw == NULL || a->cold_json == NULL)
 		goto out;
 	a->cfg = cfg;
 	a->lock_fd = -1;
@@ -1261,7 +1283,7 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		                                      : CKPT_BUSY_FRAMES);
 		backlog = 0;
 		for (k = 0; k < a->nsinks; k++)
-			backlog |= run_sink(a, &a->sinks[k], evs, offs);
+			backlog |= run_sink(a, &a->sinks[k]);
 		now = mm_agg_now_ms();
 		if (now >= a->persist_at) {
 			persist(a);
@@ -1292,7 +1314,7 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		size_t k;
 		backlog = 0;
 		for (k = 0; k < a->nsinks; k++)
-			backlog |= run_sink(a, &a->sinks[k], evs, offs);
+			backlog |= run_sink(a, &a->sinks[k]);
 		if (!backlog)
 			break;
 	}
@@ -1307,10 +1329,13 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 	mm_log_host(MM_LOG_INFO, "aggregator", "stopped: %llu events stored",
 	            (unsigned long long)a->c.events_in);
 out:
-	if (a != NULL)
+	if (a != NULL) {
 		close_everything(a);
+		free(a->cold);
+		free(a->cold_raw);
+		free(a->cold_json);
+		mm_buf_free(&a->cold_lines);
+	}
 	free(a);
-	free(evs);
-	free(offs);
 	return status;
 }
