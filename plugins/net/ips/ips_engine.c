@@ -108,6 +108,36 @@ struct portidx {
 
 #define PORTIDX_MAX_SPAN 1024
 
+/* Rules with a weak fast pattern and a narrow dsize are found by the
+ * payload length instead of the automata, see dsize_span(): rule[start[n]
+ * .. start[n + 1]) are the rules a payload of n bytes can match, for n up
+ * to max. */
+struct dsidx {
+	uint32_t *start;
+	uint32_t *rule;
+	uint32_t max, n;
+};
+
+/* Rules whose weak fast pattern has a fixed place in the payload (offset
+ * and a depth equal to its length, or startswith) are found by the bytes
+ * at that place: slot k is the first klen (up to 4) bytes at offset off,
+ * and the hash table holds (slot, bytes folded to lower case) -> rule. A
+ * packet looks up each slot once, see xpos_of(). */
+#define XP_MAX_OFF 16
+#define XP_SLOTS (XP_MAX_OFF * 4)
+
+struct xpent {
+	uint32_t key, slot, rule; /* rule UINT32_MAX: an empty entry */
+};
+
+struct xpidx {
+	struct {
+		uint16_t off, klen;
+	} slot[XP_SLOTS];
+	uint32_t nslots, n, mask, shift;
+	struct xpent *ent;
+};
+
 /* Protocol classes of the payload automata. */
 enum { PC_TCP = 0, PC_UDP, PC_OTHER, PC__COUNT };
 #define NAC (IPS_BUF__COUNT + PC__COUNT * 2 - 1)
@@ -139,6 +169,8 @@ struct compiled {
 	 * pg[pc * 2 + dir]; NULL when no port has enough rules or the
 	 * automaton is not Hyperscan. */
 	struct pgroup *pg[4];
+	struct dsidx ds;
+	struct xpidx xp;
 	uint32_t nnofp; /* rules without a fast pattern */
 	/* Candidates of the current packet: a bitmap by rule index, so they
 	 * come out in rule order without sorting, and the range of words
@@ -533,6 +565,9 @@ compiled_free(struct compiled *c)
 	if (c->spx)
 		free(c->spx->ent);
 	free(c->spx);
+	free(c->ds.start);
+	free(c->ds.rule);
+	free(c->xp.ent);
 	for (b = 0; b < NAC; b++)
 		ips_ac_free(c->ac[b]);
 	for (b = 0; b < 4; b++)
@@ -690,13 +725,235 @@ short_side(const struct ips_rule *r)
 	return -1;
 }
 
+/* Payload rules whose prefilter pattern is weak (shorter than PF_WEAK,
+ * such as "|00 00|" or "|01 00 00 00|", which binary protocols like SMB
+ * carry in nearly every packet) but whose dsize admits at most DS_SPAN
+ * payload lengths skip the automata too: they are candidates for every
+ * packet of such a length, which is rare, where in the automata they
+ * cost the scan of every payload a confirmation per occurrence. Sets the
+ * lengths [*lo, *hi] (none when *lo > *hi: no payload is long enough for
+ * the pattern) and returns 1, or returns 0: the rule stays where it is. */
+#define PF_WEAK 8
+#define DS_SPAN 32
+#define DS_MAX 4096
+
+static int
+dsize_span(const struct ips_rule *r, uint32_t *lo, uint32_t *hi)
+{
+	int pf = pf_opt(r);
+	uint32_t a, b;
+
+	if (pf < 0 || r->opts[pf].buf != IPS_BUF_PKT || r->opts[pf].len >= PF_WEAK || !r->has_dsize)
+		return 0;
+	switch (r->dsize_op) {
+	case '=':
+		a = b = r->dsize_lo;
+		break;
+	case '<':
+		if (r->dsize_lo == 0)
+			return 0;
+		a = 0;
+		b = r->dsize_lo - 1;
+		break;
+	case '-':
+		if (r->dsize_hi < r->dsize_lo + 2)
+			return 0;
+		a = r->dsize_lo + 1;
+		b = r->dsize_hi - 1;
+		break;
+	default:
+		return 0;
+	}
+	if (b > DS_MAX || b - a >= DS_SPAN)
+		return 0;
+	/* The fast pattern must fit in the payload. */
+	if (a < r->opts[pf].len)
+		a = r->opts[pf].len;
+	*lo = a;
+	*hi = b;
+	return 1;
+}
+
+/* Whether r goes to the fixed-place index (and is not in c->ds): a weak
+ * payload fast pattern that must start exactly at *off, not relative to
+ * another match. Sets *off and the key length *klen. */
+static int
+xpos_of(const struct ips_rule *r, uint32_t *off, uint32_t *klen)
+{
+	int pf = pf_opt(r);
+	const struct ips_opt *o;
+	uint32_t lo, hi;
+
+	if (pf < 0 || dsize_span(r, &lo, &hi))
+		return 0;
+	o = &r->opts[pf];
+	if (o->buf != IPS_BUF_PKT || o->len == 0 || o->len >= PF_WEAK || o->relative || o->endswith)
+		return 0;
+	if (o->startswith) {
+		*off = 0;
+	} else {
+		if (!o->has_depth || o->depth < 0 || (uint32_t)o->depth != o->len)
+			return 0;
+		*off = o->has_offset ? (uint32_t)(o->offset < 0 ? XP_MAX_OFF : o->offset) : 0;
+		if (*off >= XP_MAX_OFF)
+			return 0;
+	}
+	*klen = o->len < 4 ? o->len : 4;
+	return 1;
+}
+
 /* Whether r's prefilter pattern is in the payload automaton of class pc
  * and direction dir. */
 static int
 pkt_rule_in(const struct ips_rule *r, int pc, int dir)
 {
-	return r->fp >= 0 && r->opts[pf_opt(r)].buf == IPS_BUF_PKT && short_side(r) < 0 &&
-	       rule_in_group(r, pc, dir);
+	uint32_t lo, hi;
+
+	return r->fp >= 0 && r->opts[pf_opt(r)].buf == IPS_BUF_PKT && !dsize_span(r, &lo, &hi) &&
+	       !xpos_of(r, &lo, &hi) && short_side(r) < 0 && rule_in_group(r, pc, dir);
+}
+
+/* The first klen (1..4) bytes at p, ASCII letters folded to lower case,
+ * as a little-endian word: four bytes at a time with SWAR, since this runs
+ * for every slot of every packet. avail says how many bytes p has. */
+static inline uint32_t
+xp_key(const uint8_t *p, uint32_t klen, uint32_t avail)
+{
+	static const uint32_t keep[5] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff};
+	uint32_t w = 0, h, upper;
+
+	if (avail >= 4)
+		memcpy(&w, p, 4);
+	else
+		for (uint32_t i = 0; i < klen; i++)
+			w |= (uint32_t)p[i] << (8 * i);
+	/* A byte is 'A'..'Z' when its low seven bits reach 'A' but not
+	 * 'Z' + 1 and its top bit is clear. */
+	h = w & 0x7f7f7f7fu;
+	upper = (h + 0x3f3f3f3fu) & ~(h + 0x25252525u) & ~w & 0x80808080u;
+	return (w | upper >> 2) & keep[klen];
+}
+
+/* Fibonacci hashing: the top bits of the product mix every key byte (the
+ * low bits would depend on the first byte alone, which many patterns
+ * share). */
+static inline uint32_t
+xp_hash(const struct xpidx *x, uint32_t slot, uint32_t key)
+{
+	return (uint32_t)((((uint64_t)slot << 32 | key) * 0x9e3779b97f4a7c15ull) >> x->shift);
+}
+
+static int
+xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
+{
+	uint32_t off, klen, slots = 16, bits = 4, s;
+	size_t i;
+
+	x->nslots = x->n = 0;
+	for (i = 0; i < rs->n; i++) {
+		if (!xpos_of(rs->rules[i], &off, &klen))
+			continue;
+		x->n++;
+		for (s = 0; s < x->nslots; s++)
+			if (x->slot[s].off == off && x->slot[s].klen == klen)
+				break;
+		if (s == x->nslots) {
+			x->slot[s].off = (uint16_t)off;
+			x->slot[s].klen = (uint16_t)klen;
+			x->nslots++;
+		}
+	}
+	if (x->n == 0)
+		return MM_OK;
+	while (slots < 2 * x->n) {
+		slots <<= 1;
+		bits++;
+	}
+	if ((x->ent = malloc(slots * sizeof(*x->ent))) == NULL)
+		return MM_ERR_NOMEM;
+	x->mask = slots - 1;
+	x->shift = 64 - bits;
+	for (s = 0; s <= x->mask; s++)
+		x->ent[s].rule = UINT32_MAX;
+	for (i = 0; i < rs->n; i++) {
+		const struct ips_rule *r = rs->rules[i];
+		uint32_t key, h;
+		if (!xpos_of(r, &off, &klen))
+			continue;
+		for (s = 0; x->slot[s].off != off || x->slot[s].klen != klen; s++)
+			;
+		key = xp_key(r->opts[pf_opt(r)].pat, klen, klen);
+		for (h = xp_hash(x, s, key); x->ent[h].rule != UINT32_MAX; h = (h + 1) & x->mask)
+			;
+		x->ent[h].key = key;
+		x->ent[h].slot = s;
+		x->ent[h].rule = (uint32_t)i;
+	}
+	return MM_OK;
+}
+
+static void
+xpidx_lookup(struct compiled *c, const struct xpidx *x, const uint8_t *p, uint32_t len)
+{
+	if (len == 0)
+		return;
+	for (uint32_t s = 0; s < x->nslots; s++) {
+		uint32_t off = x->slot[s].off, klen = x->slot[s].klen, key, h;
+		if (off + klen > len)
+			continue;
+		key = xp_key(p + off, klen, len - off);
+		for (h = xp_hash(x, s, key); x->ent[h].rule != UINT32_MAX; h = (h + 1) & x->mask)
+			if (x->ent[h].key == key && x->ent[h].slot == s)
+				mark(c, x->ent[h].rule);
+	}
+}
+
+/* Fill the payload length index from the rules dsize_span() takes. */
+static int
+dsidx_build(struct dsidx *x, const struct ips_ruleset *rs)
+{
+	uint32_t lo, hi, n;
+	size_t i;
+
+	x->max = 0;
+	x->n = 0;
+	for (i = 0; i < rs->n; i++)
+		if (dsize_span(rs->rules[i], &lo, &hi) && lo <= hi) {
+			x->n += hi - lo + 1;
+			if (hi > x->max)
+				x->max = hi;
+		}
+	if (x->n == 0)
+		return MM_OK;
+	x->start = calloc(x->max + 2, sizeof(*x->start));
+	x->rule = calloc(x->n, sizeof(*x->rule));
+	if (x->start == NULL || x->rule == NULL)
+		return MM_ERR_NOMEM;
+	/* Count per length, turn the counts into starts, then place the
+	 * rules in index order (start[n] runs up to its final value). */
+	for (i = 0; i < rs->n; i++)
+		if (dsize_span(rs->rules[i], &lo, &hi))
+			for (n = lo; n <= hi; n++)
+				x->start[n + 1]++;
+	for (n = 1; n <= x->max + 1; n++)
+		x->start[n] += x->start[n - 1];
+	for (i = 0; i < rs->n; i++)
+		if (dsize_span(rs->rules[i], &lo, &hi))
+			for (n = lo; n <= hi; n++)
+				x->rule[x->start[n]++] = (uint32_t)i;
+	for (n = x->max + 1; n > 0; n--)
+		x->start[n] = x->start[n - 1];
+	x->start[0] = 0;
+	return MM_OK;
+}
+
+static void
+dsidx_lookup(struct compiled *c, const struct dsidx *x, uint32_t len)
+{
+	if (x->n == 0 || len > x->max)
+		return;
+	for (uint32_t k = x->start[len]; k < x->start[len + 1]; k++)
+		mark(c, x->rule[k]);
 }
 
 /* Whether every port rule_ports() gives for r is a service port of g. */
@@ -841,6 +1098,7 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 	for (i = 0; i < rs->n; i++) {
 		struct ips_rule *r = rs->rules[i];
 		const struct ips_opt *pf;
+		uint32_t dlo, dhi;
 		int side;
 		if (r->fp < 0) {
 			side = ipidx_side(r);
@@ -863,6 +1121,8 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 			}
 			continue;
 		}
+		if (dsize_span(r, &dlo, &dhi) || xpos_of(r, &dlo, &dhi))
+			continue; /* in c->ds or c->xp */
 		if ((side = short_side(r)) >= 0) {
 			struct portidx **x = side ? &c->px : &c->spx;
 			if (*x == NULL && (*x = calloc(1, sizeof(**x))) == NULL) {
@@ -893,6 +1153,8 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 				c->npat[a]++;
 			}
 	}
+	if ((rc = dsidx_build(&c->ds, rs)) != MM_OK || (rc = xpidx_build(&c->xp, rs)) != MM_OK)
+		goto fail;
 	if (c->px)
 		qsort(c->px->ent, c->px->n, sizeof(*c->px->ent), cmp_pent);
 	if (c->spx)
@@ -1789,6 +2051,8 @@ ips_engine_packet(struct ips_engine *e, const struct mm_packet *p, uint64_t now)
 	ipidx_lookup(c, &c->ipx[1], &p->dst);
 	portidx_lookup(c, c->px, p, p->dport);
 	portidx_lookup(c, c->spx, p, p->sport);
+	dsidx_lookup(c, &c->ds, p->payload_len);
+	xpidx_lookup(c, &c->xp, x.buf[IPS_BUF_PKT], x.len[IPS_BUF_PKT]);
 	if (c->nnofp) {
 		for (i = c->nofp_lo; i < c->nofp_hi; i++)
 			c->cbits[i] |= c->nofp_bits[i];

@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <pcap/pcap.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@ struct got {
 	char rep_cat[32], rep_ind[64];
 	char names[MAXA][128];
 	uint32_t sids[MAXA];
+	int per_sid[128]; /* alerts of rules with sid < 128, all of them */
 };
 
 static void
@@ -45,6 +47,8 @@ on_alert(void *user, const struct ips_alert *a)
 			snprintf(g->names[g->n], 128, "host:%s", a->host);
 		g->sids[g->n] = a->rule ? a->rule->sid : 0;
 	}
+	if (a->rule && a->rule->sid < 128)
+		g->per_sid[a->rule->sid]++;
 	g->n++;
 	if (a->kind == IPS_AK_SCAN) {
 		g->nscan++;
@@ -72,8 +76,10 @@ data_path(const char *rel)
 	return buf[i];
 }
 
-static void
-replay(struct ips_engine *e, const char *path)
+/* Decode every packet of a capture and hand it to fn; returns the time
+ * of the last one. */
+static uint64_t
+each_packet(const char *path, void (*fn)(void *, const struct mm_packet *, uint64_t), void *user)
 {
 	char err[PCAP_ERRBUF_SIZE];
 	pcap_t *pc = pcap_open_offline(path, err);
@@ -86,10 +92,22 @@ replay(struct ips_engine *e, const char *path)
 		struct mm_packet p;
 		ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec * 1000ull;
 		mm_packet_decode(&p, pcap_datalink(pc), ts, d, h->caplen, h->len);
-		ips_engine_packet(e, &p, ts);
+		fn(user, &p, ts);
 	}
-	ips_engine_tick(e, ts, 1);
 	pcap_close(pc);
+	return ts;
+}
+
+static void
+to_engine(void *e, const struct mm_packet *p, uint64_t ts)
+{
+	ips_engine_packet(e, p, ts);
+}
+
+static void
+replay(struct ips_engine *e, const char *path)
+{
+	ips_engine_tick(e, each_packet(path, to_engine, e), 1);
 }
 
 static struct ips_engine *
@@ -389,6 +407,96 @@ START_TEST(short_patterns_match_like_long_ones)
 }
 END_TEST
 
+/* What the index of weak patterns must find, counted here straight from
+ * the decoded packets: TCP payloads to port 445 of length len (0: any)
+ * holding pat at offset off (-1: anywhere), bytes compared as given or,
+ * with fold, ignoring ASCII case. */
+struct smb_count {
+	uint32_t len;
+	const char *pat;
+	size_t plen;
+	int off, fold, n;
+};
+
+static void
+count_one(void *user, const struct mm_packet *p, uint64_t ts)
+{
+	struct smb_count *q = user;
+
+	(void)ts;
+	if (p->ip_proto != 6 || p->dport != 445 || p->payload_len < q->plen ||
+	    (q->len && p->payload_len != q->len))
+		return;
+	for (size_t at = q->off < 0 ? 0 : (size_t)q->off;
+	     at + q->plen <= p->payload_len && (q->off < 0 || at == (size_t)q->off); at++) {
+		size_t k;
+		for (k = 0; k < q->plen; k++) {
+			int a = p->payload[at + k], b = (unsigned char)q->pat[k];
+			if (q->fold ? tolower(a) != tolower(b) : a != b)
+				break;
+		}
+		if (k == q->plen) {
+			q->n++;
+			return;
+		}
+	}
+}
+
+static int
+count_smb(const char *path, uint32_t len, const char *pat, size_t plen, int off, int fold)
+{
+	struct smb_count q = {len, pat, plen, off, fold, 0};
+
+	each_packet(path, count_one, &q);
+	return q.n;
+}
+
+/* Weak fast patterns ("|00 00|", "|fe|SMB" at a fixed offset) are found by
+ * the payload length or by the bytes at their place instead of the
+ * pattern matcher: each rule alerts exactly where the packets say it
+ * must, and a rule whose length or place no packet has is not even a
+ * candidate (in the matcher it would be one for every SMB packet). */
+START_TEST(weak_patterns_by_size_and_place)
+{
+	const char *cap = data_path("legacy-os/sv_smb2-07_20171220_smb_psexec_add_user.pcap");
+	struct got g;
+	struct ips_engine *e;
+	int want_len, want_place;
+
+	want_len = count_smb(cap, 108, "\0\0", 2, -1, 0);
+	want_place = count_smb(cap, 0, "\xfeSMB", 4, 4, 1);
+	ck_assert_int_ge(want_len, 1);
+	ck_assert_int_ge(want_place, 1);
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert tcp any any -> any 445 (dsize:108; content:\"|00 00|\"; sid:50;)\n"
+	           "alert tcp any any -> any 445 (dsize:3<>6; content:\"|00 00|\"; sid:51;)\n"
+	           "alert tcp any any -> any 445 (content:\"|FE|smb\"; offset:4; depth:4; "
+	           "nocase; sid:52;)\n"
+	           "alert tcp any any -> any 445 (content:\"|fe|smb\"; offset:4; depth:4; "
+	           "sid:53;)\n"
+	           "alert tcp any any -> any 445 (content:\"SMB\"; offset:5; depth:3; sid:54;)\n",
+	           0);
+	replay(e, cap);
+	ck_assert_int_eq(g.per_sid[50], want_len);
+	ck_assert_int_eq(g.per_sid[51], 0);
+	ck_assert_int_eq(g.per_sid[52], want_place);
+	ck_assert_int_eq(g.per_sid[53], 0);
+	ck_assert_int_eq(g.per_sid[54], count_smb(cap, 0, "SMB", 3, 5, 0));
+	ips_engine_free(e);
+
+	memset(&g, 0, sizeof(g));
+	e = engine(&g,
+	           "alert tcp any any -> any 445 (dsize:3<>6; content:\"|00 00|\"; sid:51;)\n"
+	           "alert tcp any any -> any 445 (content:\"|fe|SMB\"; depth:4; sid:55;)\n",
+	           0);
+	replay(e, cap);
+	ck_assert_int_eq(g.n, 0);
+	ck_assert_uint_eq(ips_engine_stats(e)->candidates, 0);
+	ips_engine_free(e);
+}
+END_TEST
+
 START_TEST(et_open_and_snort3_load)
 {
 	const char *shared = getenv("MM_SHARED_DATA");
@@ -454,6 +562,7 @@ suite(void)
 	tcase_add_test(tc, synscan_one_alert);
 	tcase_add_test(tc, synscan_port_list_in_order);
 	tcase_add_test(tc, short_patterns_match_like_long_ones);
+	tcase_add_test(tc, weak_patterns_by_size_and_place);
 	tcase_add_test(tc, cryptowall_c2_reputation);
 	tcase_add_test(tc, domain_suffix_match);
 	tcase_add_test(tc, dns_query_name_and_domain_rep);
