@@ -2,14 +2,20 @@
  * Flow table and in-order TCP stream reassembly for plugins (flow.h). Runs
  * inside whichever process drives it: a plugin's worker, replay, or a test.
  *
- * Flows live in a chained hash table sized once at creation (a power of two
- * at least max_flows) and on an LRU list ordered by last packet time, so
+ * Flows live in a chained hash table and on an LRU list ordered by last
+ * packet time, so
  * expiry walks from the oldest end and stops at the first flow younger than
  * the shortest timeout, and a full table evicts the least recently seen
  * flow. Out-of-order TCP segments are kept in a sorted list per direction,
  * bounded per direction by stream_window and per table by stream_memcap;
  * when a bound is hit the buffered data is delivered with explicit gaps and
  * the stream jumps ahead, so memory never grows with hostile input.
+ *
+ * The bucket array starts small and doubles whenever the live flows
+ * outnumber its buckets, up to a power of two at least max_flows: a
+ * sensor usually tracks hundreds of flows, and the lookup of every packet
+ * then hits a few kilobytes of buckets that stay in cache instead of
+ * a random line of a half-megabyte array.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +31,7 @@
  * spare list never holds more than the table's peak of live flows (an
  * entry is only spare after it was live), and at most SPARE_MAX. */
 #define SPARE_MAX 16384
+#define BUCKETS_MIN 1024
 
 struct seg {
 	struct seg *next;
@@ -65,7 +72,7 @@ struct entry {
 struct mm_flow_table {
 	struct mm_flow_table_opts o;
 	struct entry **buckets;
-	uint64_t mask;
+	uint64_t mask, max_buckets;
 	uint64_t seed[6];
 	struct entry *newest, *oldest;
 	uint64_t min_timeout;
@@ -138,6 +145,9 @@ mm_flow_table_new(struct mm_flow_table **out, const struct mm_flow_table_opts *o
 		t->min_timeout = t->o.other_timeout_ns;
 	while (n < t->o.max_flows && n < (1u << 30))
 		n <<= 1;
+	t->max_buckets = n;
+	if (n > BUCKETS_MIN)
+		n = BUCKETS_MIN;
 	t->buckets = calloc(n, sizeof(*t->buckets));
 	if (t->buckets == NULL) {
 		free(t);
@@ -548,6 +558,30 @@ icmp_error(struct mm_flow_table *t, const struct mm_packet *pkt, uint64_t now_ns
 	return 1;
 }
 
+/* Double the bucket array and relink every entry by its stored hash. When
+ * the memory is not there the table keeps its buckets: longer chains,
+ * same results. */
+static void
+grow(struct mm_flow_table *t)
+{
+	uint64_t n = (t->mask + 1) * 2;
+	struct entry **b = calloc(n, sizeof(*b));
+
+	if (b == NULL)
+		return;
+	for (uint64_t i = 0; i <= t->mask; i++) {
+		struct entry *e = t->buckets[i], *next;
+		for (; e != NULL; e = next) {
+			next = e->hnext;
+			e->hnext = b[e->hash & (n - 1)];
+			b[e->hash & (n - 1)] = e;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->mask = n - 1;
+}
+
 static struct entry *
 create(struct mm_flow_table *t, const struct key *k, uint64_t h, const struct mm_packet *pkt,
        uint16_t sp, uint16_t dp, uint64_t now_ns)
@@ -597,6 +631,8 @@ create(struct mm_flow_table *t, const struct key *k, uint64_t h, const struct mm
 	}
 	e->pub.first_ns = now_ns;
 	e->pub.last_ns = now_ns;
+	if (t->stats.flows_active >= t->mask + 1 && t->mask + 1 < t->max_buckets)
+		grow(t);
 	e->hnext = t->buckets[h & t->mask];
 	t->buckets[h & t->mask] = e;
 	lru_push(t, e);

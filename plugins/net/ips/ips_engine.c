@@ -122,7 +122,9 @@ struct dsidx {
  * and a depth equal to its length, or startswith) are found by the bytes
  * at that place: slot k is the first klen (up to 4) bytes at offset off,
  * and the hash table holds (slot, bytes folded to lower case) -> rule. A
- * packet looks up each slot once, see xpos_of(). */
+ * packet looks up each slot once, see xpos_of(); nearly every lookup
+ * misses, so the table is kept at most 1/8 full to end most of them at
+ * the first probe. */
 #define XP_MAX_OFF 16
 #define XP_SLOTS (XP_MAX_OFF * 4)
 
@@ -865,7 +867,7 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 	}
 	if (x->n == 0)
 		return MM_OK;
-	while (slots < 2 * x->n) {
+	while (slots < 8 * x->n) {
 		slots <<= 1;
 		bits++;
 	}

@@ -5,6 +5,7 @@
  * Packets are built field by field as the decoder would fill them.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,43 @@ START_TEST(cap_evicts_and_counts)
 }
 END_TEST
 
+/* The bucket array starts small and doubles as flows arrive: every flow
+ * must still be found by the packets of both directions afterwards. */
+START_TEST(many_flows_grow_and_stay_found)
+{
+	enum { N = 5000 };
+	struct rec r = {0};
+	struct mm_flow_table *t = table(&r, 0, 0, 0);
+	static struct mm_flow *seen[N];
+	struct mm_packet p;
+	char src[32];
+	int i, dir;
+
+	for (i = 0; i < N; i++) {
+		snprintf(src, sizeof(src), "10.1.%d.%d", i / 250, i % 250 + 1);
+		p = tcp(src, (uint16_t)(20000 + i), "10.0.0.9", 445, MM_TCP_SYN, 1, NULL);
+		ck_assert_int_eq(mm_flow_table_update(&seen[i], &dir, t, &p, 1 * S + (uint64_t)i),
+		                 MM_OK);
+		ck_assert_ptr_nonnull(seen[i]);
+		ck_assert_int_eq(dir, MM_FLOW_TO_SERVER);
+	}
+	for (i = N - 1; i >= 0; i--) {
+		struct mm_flow *f = NULL;
+		snprintf(src, sizeof(src), "10.1.%d.%d", i / 250, i % 250 + 1);
+		p = tcp("10.0.0.9", 445, src, (uint16_t)(20000 + i), MM_TCP_SYN | MM_TCP_ACK, 7,
+		        NULL);
+		ck_assert_int_eq(mm_flow_table_update(&f, &dir, t, &p, 2 * S + (uint64_t)i), MM_OK);
+		ck_assert_ptr_eq(f, seen[i]);
+		ck_assert_int_eq(dir, MM_FLOW_TO_CLIENT);
+		ck_assert_uint_eq(f->pkts[MM_FLOW_TO_CLIENT], 1);
+	}
+	ck_assert_uint_eq(mm_flow_table_stats(t)->flows_created, N);
+	ck_assert_uint_eq(mm_flow_table_stats(t)->flows_active, N);
+	mm_flow_table_free(t);
+	ck_assert_int_eq(r.ends, N);
+}
+END_TEST
+
 START_TEST(reassembly_in_order)
 {
 	struct rec r = {0};
@@ -265,6 +303,7 @@ suite(void)
 	tcase_add_test(tc, refused_rst_and_icmp);
 	tcase_add_test(tc, unanswered_expires);
 	tcase_add_test(tc, cap_evicts_and_counts);
+	tcase_add_test(tc, many_flows_grow_and_stay_found);
 	tcase_add_test(tc, reassembly_in_order);
 	tcase_add_test(tc, reassembly_gap_beyond_window);
 	suite_add_tcase(s, tc);
