@@ -43,9 +43,9 @@
 #define SINK_BATCH 1024  /* events handed to a sink at once */
 #define PERSIST_MS 200   /* cursor store interval */
 #define PRUNE_MS 1000
-#define CKPT_IDLE_MS 500       /* nothing received this long: between bursts */
-#define CKPT_IDLE_FRAMES 1     /* between bursts: checkpoint whatever is there */
-#define CKPT_BUSY_FRAMES 16384 /* during a burst: only past 64 MiB of WAL */
+#define CKPT_IDLE_MS 500            /* nothing received this long: between bursts */
+#define CKPT_IDLE_BYTES 1           /* between bursts: checkpoint whatever is there */
+#define CKPT_BUSY_BYTES (64u << 20) /* during a burst: only past 64 MiB of WAL */
 #define STATS_MS 1000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 30000
@@ -1279,8 +1279,8 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		/* Copying the WAL into the file doubles the writes: between
 		 * bursts it costs nobody anything. */
 		mm_spool_checkpoint(a->spool, mm_agg_now_ms() - a->last_rx >= CKPT_IDLE_MS
-		                                      ? CKPT_IDLE_FRAMES
-		                                      : CKPT_BUSY_FRAMES);
+		                                      ? CKPT_IDLE_BYTES
+		                                      : CKPT_BUSY_BYTES);
 		backlog = 0;
 		for (k = 0; k < a->nsinks; k++)
 			backlog |= run_sink(a, &a->sinks[k]);

@@ -106,9 +106,9 @@ struct mm_spool_stats {
 int mm_spool_stats(struct mm_spool *s, struct mm_spool_stats *out);
 uint64_t mm_spool_last_seq(const struct mm_spool *s);
 
-/* Copy the WAL into the database file when it holds at least min_frames
- * pages (outside a transaction; never waits for readers). */
-int mm_spool_checkpoint(struct mm_spool *s, int min_frames);
+/* Copy the WAL into the database file when it holds at least min_bytes
+ * of pages (outside a transaction; never waits for readers). */
+int mm_spool_checkpoint(struct mm_spool *s, uint64_t min_bytes);
 
 /* Wall-clock milliseconds. */
 int64_t mm_spool_wall_ms(void);

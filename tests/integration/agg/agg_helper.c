@@ -84,7 +84,7 @@ produce(int argc, char **argv)
 	struct mm_transport *t = NULL;
 	struct mm_buf enc = MM_BUF_INIT, ids = MM_BUF_INIT;
 	struct mm_transport_counters c;
-	long count, i, pad = 0, flush_ms = 60000;
+	long count, i, pad = 0, flush_ms = 60000, dup_every = 0;
 	int idfd, pfd, a, rc, left;
 	char *padding = NULL;
 
@@ -101,6 +101,8 @@ produce(int argc, char **argv)
 			pad = atol(argv[++a]);
 		else if (strcmp(argv[a], "--flush-ms") == 0 && a + 1 < argc)
 			flush_ms = atol(argv[++a]);
+		else if (strcmp(argv[a], "--dup-every") == 0 && a + 1 < argc)
+			dup_every = atol(argv[++a]);
 	}
 	o.ack_timeout_ms = 1000;
 	idfd = open(argv[5], O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -153,6 +155,11 @@ produce(int argc, char **argv)
 			return 1;
 		while ((rc = mm_transport_send(t, enc.data, enc.len)) == MM_ERR_AGAIN)
 			;
+		/* --dup-every K: every K-th event goes out twice, for the
+		 * aggregator to drop the copy from the middle of its group. */
+		if (rc == MM_OK && dup_every > 0 && i % dup_every == 0)
+			while ((rc = mm_transport_send(t, enc.data, enc.len)) == MM_ERR_AGAIN)
+				;
 		if (rc != MM_OK) {
 			fprintf(stderr, "produce: send: %s\n", mm_strerror(rc));
 			return 1;
