@@ -241,6 +241,42 @@ START_TEST(test_json_exact)
 }
 END_TEST
 
+/* The aggregator's one-pass check renders the sensor and plugin maps from
+ * a per-thread memory when their bytes repeat: whatever the order of the
+ * events, each line must be exactly mm_event_to_json()'s. */
+START_TEST(test_check_repeated_maps)
+{
+	struct mm_event *a = full_event(), *b = full_event(), *d = NULL;
+	struct mm_buf ea = MM_BUF_INIT, eb = MM_BUF_INIT, line = MM_BUF_INIT, want = MM_BUF_INIT;
+	const struct mm_buf *seq[] = {&ea, &ea, &eb, &ea, &eb, &eb};
+	struct mm_event_view v;
+	size_t i;
+
+	/* The same maps up to the last value: a prefix of a's sensor bytes. */
+	ck_assert_int_eq(mm_event_set_str(b, "sensor.site", "支社"), MM_OK);
+	ck_assert_int_eq(mm_event_set_str(b, "plugin.vendor", "mimamori-x"), MM_OK);
+	encode(a, &ea);
+	encode(b, &eb);
+	for (i = 0; i < sizeof(seq) / sizeof(seq[0]); i++) {
+		mm_buf_reset(&line);
+		ck_assert_int_eq(mm_event_check(&v, seq[i]->data, seq[i]->len, &line), MM_OK);
+		ck_assert_int_eq(mm_event_decode(&d, seq[i]->data, seq[i]->len), MM_OK);
+		json(d, &want);
+		ck_assert_uint_eq(line.len, want.len);
+		ck_assert(memcmp(line.data, want.data, line.len) == 0);
+		ck_assert(strstr((const char *)want.data, seq[i] == &eb ? "支社" : "本社") != NULL);
+		mm_event_free(d);
+		d = NULL;
+	}
+	mm_buf_free(&ea);
+	mm_buf_free(&eb);
+	mm_buf_free(&line);
+	mm_buf_free(&want);
+	mm_event_free(a);
+	mm_event_free(b);
+}
+END_TEST
+
 START_TEST(test_double_roundtrip)
 {
 	static const double values[] = {
@@ -867,6 +903,7 @@ suite(void)
 	tcase_add_test(tc, test_roundtrip_full);
 	tcase_add_test(tc, test_encoding_order);
 	tcase_add_test(tc, test_json_exact);
+	tcase_add_test(tc, test_check_repeated_maps);
 	tcase_add_test(tc, test_double_roundtrip);
 	tcase_add_test(tc, test_pretty);
 	tcase_add_test(tc, test_schema_setters);
