@@ -10,9 +10,14 @@
  * Each measurement is taken twice: reading the files (pcap_open_offline)
  * and reading the same files preloaded in memory (fmemopen +
  * pcap_fopen_offline), the bare loop and the measured loop alike, so the
- * second ratio excludes file system noise. Every phase is run ROUNDS times
- * and the fastest round counts (best of N), which is what a noisy shared
- * machine can measure reproducibly.
+ * second ratio excludes file system noise. Every phase is run ROUNDS times,
+ * a round being one bare pass followed at once by one engine pass. The
+ * ratio printed first is the median over the rounds of each round's own
+ * ratio: the two passes of a round share the machine's state of the
+ * moment, and the median drops rounds that something else disturbed. The
+ * ratio of the fastest passes (best of N) follows; it favours the bare
+ * pass, which is four times shorter and so more often runs undisturbed,
+ * and it falls as ROUNDS grows.
  *
  * With -A FILE it also writes every alert of one pass with the ET rules
  * (capture, kind, sid, time, addresses, action) to FILE, so that two
@@ -79,6 +84,38 @@ struct result {
 	unsigned long long bytes;
 	double secs;
 };
+
+#define MAX_ROUNDS 1000
+
+/* Each round's own ratio of one phase, for the median. */
+struct paired {
+	double r[MAX_ROUNDS];
+	int n;
+};
+
+static void
+pair_add(struct paired *pr, const struct result *eng, const struct result *bare)
+{
+	if (pr->n < MAX_ROUNDS && eng->secs > 0 && bare->secs > 0 && bare->packets > 0)
+		pr->r[pr->n++] = (eng->packets / eng->secs) / (bare->packets / bare->secs);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+pair_median(struct paired *pr)
+{
+	if (pr->n == 0)
+		return 0;
+	qsort(pr->r, (size_t)pr->n, sizeof(pr->r[0]), cmp_double);
+	return pr->n % 2 ? pr->r[pr->n / 2] : (pr->r[pr->n / 2 - 1] + pr->r[pr->n / 2]) / 2;
+}
 
 /* Read every file into memory once (files that cannot be read stay NULL
  * and are skipped by the in-memory passes). */
@@ -154,15 +191,30 @@ pass1(struct ips_engine *eng, int inmem, struct result *r, unsigned long *sink)
 	r->secs = mm_bench_now() - t0;
 }
 
-/* Best of the rounds: keep the fastest pass. */
+/* Best of the rounds: keep the fastest pass; *last gets this one. */
 static void
-pass(struct ips_engine *eng, int inmem, struct result *best, unsigned long *sink)
+pass(struct ips_engine *eng, int inmem, struct result *best, unsigned long *sink,
+     struct result *last)
 {
 	struct result r = {0};
 
 	pass1(eng, inmem, &r, sink);
 	if (best->packets == 0 || r.secs < best->secs)
 		*best = r;
+	if (last)
+		*last = r;
+}
+
+/* One round: a bare pass, then the engine's, paired. */
+static void
+round1(struct ips_engine *eng, int inmem, struct result *bare, struct result *best,
+       struct paired *pr, unsigned long *sink)
+{
+	struct result b, e;
+
+	pass(NULL, inmem, bare, sink, &b);
+	pass(eng, inmem, best, sink, &e);
+	pair_add(pr, &e, &b);
 }
 
 static int
@@ -206,23 +258,27 @@ out:
 	return rc;
 }
 
+/* With base: the median of the rounds' ratios first, then the ratio of
+ * the fastest passes. */
 static void
-report(const char *name, const struct result *r, const struct result *base)
+report(const char *name, const struct result *r, const struct result *base, struct paired *pr)
 {
 	double pps = r->packets / r->secs, gbps = (double)r->bytes * 8 / r->secs / 1e9;
 
 	printf("%-22s %12.0f pkt/s %8.3f Gbit/s", name, pps, gbps);
 	if (base)
-		printf("   ratio to bare read %.3f", pps / (base->packets / base->secs));
+		printf("   ratio to bare read %.3f (best of each %.3f)", pair_median(pr),
+		       pps / (base->packets / base->secs));
 	printf("\n");
 }
 
 int
 main(int argc, char **argv)
 {
-	int rounds = 5, opt;
+	int rounds = 15, opt;
 	const char *et = MM_BENCH_SHARED "/et-open-2019-mirror";
 	struct result bare = {0}, none = {0}, full = {0}, bare_m = {0}, none_m = {0}, full_m = {0};
+	static struct paired p_none, p_none_m, p_full, p_full_m;
 	struct ips_engine_opts eo;
 	struct ips_engine *e0 = NULL, *e1 = NULL;
 	struct ips_ruleset *rs = NULL;
@@ -242,7 +298,9 @@ main(int argc, char **argv)
 		else if (opt == 'P' && strcmp(optarg, "et") == 0)
 			run_none = 0;
 		else if (opt == 'r')
-			rounds = atoi(optarg) > 0 ? atoi(optarg) : 1;
+			rounds = atoi(optarg) > 0
+			                 ? (atoi(optarg) < MAX_ROUNDS ? atoi(optarg) : MAX_ROUNDS)
+			                 : 1;
 		else if (opt == 'R')
 			et = optarg;
 		else {
@@ -285,24 +343,22 @@ main(int argc, char **argv)
 	/* Warm the page cache and the code once, untimed. */
 	{
 		struct result w = {0};
-		pass(NULL, 0, &w, &sink);
-		printf("%d capture files, %lu packets, %.1f MB per round, best of %d rounds\n",
-		       nfiles, w.packets, (double)w.bytes / 1e6, rounds);
+		pass(NULL, 0, &w, &sink, NULL);
+		printf("%d capture files, %lu packets, %.1f MB per round, %d rounds\n", nfiles,
+		       w.packets, (double)w.bytes / 1e6, rounds);
 	}
 	rss0 = peak_rss_kb();
 	for (int i = 0; i < rounds && run_none; i++) {
-		pass(NULL, 0, &bare, &sink);
-		pass(e0, 0, &none, &sink);
-		pass(NULL, 1, &bare_m, &sink);
-		pass(e0, 1, &none_m, &sink);
+		round1(e0, 0, &bare, &none, &p_none, &sink);
+		round1(e0, 1, &bare_m, &none_m, &p_none_m, &sink);
 	}
 	a0 = alerts;
 	rss1 = peak_rss_kb();
 	if (run_none) {
-		report("bare pcap_next_ex", &bare, NULL);
-		report("ips, no rules", &none, &bare);
-		report("bare, in memory", &bare_m, NULL);
-		report("ips, no rules, in mem", &none_m, &bare_m);
+		report("bare pcap_next_ex", &bare, NULL, NULL);
+		report("ips, no rules", &none, &bare, &p_none);
+		report("bare, in memory", &bare_m, NULL, NULL);
+		report("ips, no rules, in mem", &none_m, &bare_m, &p_none_m);
 		printf("  alerts %lu (scans), peak RSS %ld kB\n", a0 / (2 * (unsigned long)rounds),
 		       rss1);
 	}
@@ -328,10 +384,8 @@ main(int argc, char **argv)
 	memset(&bare_m, 0, sizeof(bare_m));
 	alerts = 0;
 	for (int i = 0; i < rounds; i++) {
-		pass(NULL, 0, &bare, &sink);
-		pass(e1, 0, &full, &sink);
-		pass(NULL, 1, &bare_m, &sink);
-		pass(e1, 1, &full_m, &sink);
+		round1(e1, 0, &bare, &full, &p_full, &sink);
+		round1(e1, 1, &bare_m, &full_m, &p_full_m, &sink);
 	}
 	if (dump_path != NULL) {
 		/* A fresh engine, so the dump does not depend on the rounds. */
@@ -345,7 +399,7 @@ main(int argc, char **argv)
 		    load_et(&rs2, et, &s2, sum2, sizeof(sum2)) == MM_OK &&
 		    ips_engine_set_rules(e2, rs2) == MM_OK) {
 			unsigned long save = alerts;
-			pass(e2, 0, &r2, &sink);
+			pass(e2, 0, &r2, &sink, NULL);
 			alerts = save;
 		}
 		ips_engine_free(e2);
@@ -353,10 +407,10 @@ main(int argc, char **argv)
 			fclose(dump);
 		dump = NULL;
 	}
-	report("bare pcap_next_ex", &bare, NULL);
-	report("ips, ET Open", &full, &bare);
-	report("bare, in memory", &bare_m, NULL);
-	report("ips, ET Open, in mem", &full_m, &bare_m);
+	report("bare pcap_next_ex", &bare, NULL, NULL);
+	report("ips, ET Open", &full, &bare, &p_full);
+	report("bare, in memory", &bare_m, NULL, NULL);
+	report("ips, ET Open, in mem", &full_m, &bare_m, &p_full_m);
 	printf("  alerts %lu per round, candidates verified %llu per round, peak RSS %ld kB "
 	       "(%ld kB before the rules, %ld kB after loading)\n",
 	       alerts / (2 * (unsigned long)rounds),
