@@ -130,6 +130,7 @@ struct dsidx {
 
 struct xpent {
 	uint32_t key, slot, rule; /* rule UINT32_MAX: an empty entry */
+	uint32_t dlo, dhi;        /* payload lengths the rule's dsize allows */
 };
 
 struct xpidx {
@@ -727,15 +728,76 @@ short_side(const struct ips_rule *r)
 	return -1;
 }
 
+#define PF_WEAK 8 /* fast patterns shorter than this are weak */
+
+/* The payload lengths r's dsize allows, as a range that holds them all
+ * ([0, UINT32_MAX] without dsize or for '!'). */
+static void
+dsize_bounds(const struct ips_rule *r, uint32_t *lo, uint32_t *hi)
+{
+	*lo = 0;
+	*hi = UINT32_MAX;
+	if (!r->has_dsize)
+		return;
+	switch (r->dsize_op) {
+	case '=':
+		*lo = *hi = r->dsize_lo;
+		break;
+	case '<':
+		if (r->dsize_lo == 0)
+			*lo = 1; /* nothing: lo > hi */
+		*hi = r->dsize_lo == 0 ? 0 : r->dsize_lo - 1;
+		break;
+	case '>':
+		*lo = r->dsize_lo == UINT32_MAX ? UINT32_MAX : r->dsize_lo + 1;
+		break;
+	case '-':
+		*lo = r->dsize_lo + 1;
+		*hi = r->dsize_hi == 0 ? 0 : r->dsize_hi - 1;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Whether r goes to the fixed-place index: a weak payload fast pattern
+ * that must start exactly at *off, not relative to another match. Sets
+ * *off and the key length *klen. A dsize of the rule is checked by the
+ * index too (xpent), so such a rule is a candidate only where both its
+ * bytes and its size fit. */
+static int
+xpos_of(const struct ips_rule *r, uint32_t *off, uint32_t *klen)
+{
+	int pf = pf_opt(r);
+	const struct ips_opt *o;
+
+	if (pf < 0)
+		return 0;
+	o = &r->opts[pf];
+	if (o->buf != IPS_BUF_PKT || o->len == 0 || o->len >= PF_WEAK || o->relative || o->endswith)
+		return 0;
+	if (o->startswith) {
+		*off = 0;
+	} else {
+		if (!o->has_depth || o->depth < 0 || (uint32_t)o->depth != o->len)
+			return 0;
+		*off = o->has_offset ? (uint32_t)(o->offset < 0 ? XP_MAX_OFF : o->offset) : 0;
+		if (*off >= XP_MAX_OFF)
+			return 0;
+	}
+	*klen = o->len < 4 ? o->len : 4;
+	return 1;
+}
+
 /* Payload rules whose prefilter pattern is weak (shorter than PF_WEAK,
  * such as "|00 00|" or "|01 00 00 00|", which binary protocols like SMB
  * carry in nearly every packet) but whose dsize admits at most DS_SPAN
- * payload lengths skip the automata too: they are candidates for every
+ * payload lengths skip the automata too (unless the pattern has a fixed
+ * place: xpos_of() is more selective): they are candidates for every
  * packet of such a length, which is rare, where in the automata they
  * cost the scan of every payload a confirmation per occurrence. Sets the
  * lengths [*lo, *hi] (none when *lo > *hi: no payload is long enough for
  * the pattern) and returns 1, or returns 0: the rule stays where it is. */
-#define PF_WEAK 8
 #define DS_SPAN 32
 #define DS_MAX 4096
 
@@ -745,7 +807,8 @@ dsize_span(const struct ips_rule *r, uint32_t *lo, uint32_t *hi)
 	int pf = pf_opt(r);
 	uint32_t a, b;
 
-	if (pf < 0 || r->opts[pf].buf != IPS_BUF_PKT || r->opts[pf].len >= PF_WEAK || !r->has_dsize)
+	if (pf < 0 || r->opts[pf].buf != IPS_BUF_PKT || r->opts[pf].len >= PF_WEAK ||
+	    !r->has_dsize || xpos_of(r, &a, &b))
 		return 0;
 	switch (r->dsize_op) {
 	case '=':
@@ -773,34 +836,6 @@ dsize_span(const struct ips_rule *r, uint32_t *lo, uint32_t *hi)
 		a = r->opts[pf].len;
 	*lo = a;
 	*hi = b;
-	return 1;
-}
-
-/* Whether r goes to the fixed-place index (and is not in c->ds): a weak
- * payload fast pattern that must start exactly at *off, not relative to
- * another match. Sets *off and the key length *klen. */
-static int
-xpos_of(const struct ips_rule *r, uint32_t *off, uint32_t *klen)
-{
-	int pf = pf_opt(r);
-	const struct ips_opt *o;
-	uint32_t lo, hi;
-
-	if (pf < 0 || dsize_span(r, &lo, &hi))
-		return 0;
-	o = &r->opts[pf];
-	if (o->buf != IPS_BUF_PKT || o->len == 0 || o->len >= PF_WEAK || o->relative || o->endswith)
-		return 0;
-	if (o->startswith) {
-		*off = 0;
-	} else {
-		if (!o->has_depth || o->depth < 0 || (uint32_t)o->depth != o->len)
-			return 0;
-		*off = o->has_offset ? (uint32_t)(o->offset < 0 ? XP_MAX_OFF : o->offset) : 0;
-		if (*off >= XP_MAX_OFF)
-			return 0;
-	}
-	*klen = o->len < 4 ? o->len : 4;
 	return 1;
 }
 
@@ -890,6 +925,7 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 		x->ent[h].key = key;
 		x->ent[h].slot = s;
 		x->ent[h].rule = (uint32_t)i;
+		dsize_bounds(r, &x->ent[h].dlo, &x->ent[h].dhi);
 	}
 	return MM_OK;
 }
@@ -905,7 +941,8 @@ xpidx_lookup(struct compiled *c, const struct xpidx *x, const uint8_t *p, uint32
 			continue;
 		key = xp_key(p + off, klen, len - off);
 		for (h = xp_hash(x, s, key); x->ent[h].rule != UINT32_MAX; h = (h + 1) & x->mask)
-			if (x->ent[h].key == key && x->ent[h].slot == s)
+			if (x->ent[h].key == key && x->ent[h].slot == s && len >= x->ent[h].dlo &&
+			    len <= x->ent[h].dhi)
 				mark(c, x->ent[h].rule);
 	}
 }
@@ -1739,6 +1776,12 @@ verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 			break;
 		}
 	}
+	/* Flowbit tests are a bit each, and the rules that need a bit set
+	 * are mostly candidates on every packet of their port. */
+	for (i = 0; i < r->nfb; i++)
+		if ((r->fb[i].op == FB_ISSET || r->fb[i].op == FB_ISNOTSET) &&
+		    !fb_check(x->fs, &r->fb[i]))
+			return 0;
 	if (!header_dir(r, p, 0) && !(r->bidir && header_dir(r, p, 1)))
 		return 0;
 	if (r->has_itype &&
@@ -1750,10 +1793,6 @@ verify(struct ips_engine *e, struct pctx *x, const struct ips_rule *r)
 	if (r->has_urilen && (x->buf[IPS_BUF_HTTP_URI_RAW] == NULL ||
 	                      !ips_num_match(&r->urilen, x->len[IPS_BUF_HTTP_URI_RAW])))
 		return 0;
-	for (i = 0; i < r->nfb; i++)
-		if ((r->fb[i].op == FB_ISSET || r->fb[i].op == FB_ISNOTSET) &&
-		    !fb_check(x->fs, &r->fb[i]))
-			return 0;
 	x->steps = 0;
 	if (!match_from(x, r, 0, prev)) {
 		if (x->steps > MAX_STEPS)

@@ -452,10 +452,11 @@ count_smb(const char *path, uint32_t len, const char *pat, size_t plen, int off,
 }
 
 /* Weak fast patterns ("|00 00|", "|fe|SMB" at a fixed offset) are found by
- * the payload length or by the bytes at their place instead of the
- * pattern matcher: each rule alerts exactly where the packets say it
- * must, and a rule whose length or place no packet has is not even a
- * candidate (in the matcher it would be one for every SMB packet). */
+ * the payload length or by the bytes at their place (and the length, when
+ * the rule has both) instead of the pattern matcher: each rule alerts
+ * exactly where the packets say it must, and a rule whose length or place
+ * no packet has is not even a candidate (in the matcher it would be one
+ * for every SMB packet). */
 START_TEST(weak_patterns_by_size_and_place)
 {
 	const char *cap = data_path("legacy-os/sv_smb2-07_20171220_smb_psexec_add_user.pcap");
@@ -475,7 +476,9 @@ START_TEST(weak_patterns_by_size_and_place)
 	           "nocase; sid:52;)\n"
 	           "alert tcp any any -> any 445 (content:\"|fe|smb\"; offset:4; depth:4; "
 	           "sid:53;)\n"
-	           "alert tcp any any -> any 445 (content:\"SMB\"; offset:5; depth:3; sid:54;)\n",
+	           "alert tcp any any -> any 445 (content:\"SMB\"; offset:5; depth:3; sid:54;)\n"
+	           "alert tcp any any -> any 445 (dsize:108; content:\"|fe|SMB\"; offset:4; "
+	           "depth:4; sid:57;)\n",
 	           0);
 	replay(e, cap);
 	ck_assert_int_eq(g.per_sid[50], want_len);
@@ -483,12 +486,17 @@ START_TEST(weak_patterns_by_size_and_place)
 	ck_assert_int_eq(g.per_sid[52], want_place);
 	ck_assert_int_eq(g.per_sid[53], 0);
 	ck_assert_int_eq(g.per_sid[54], count_smb(cap, 0, "SMB", 3, 5, 0));
+	ck_assert_int_ge(count_smb(cap, 108, "\xfeSMB", 4, 4, 0), 1);
+	ck_assert_int_eq(g.per_sid[57], count_smb(cap, 108, "\xfeSMB", 4, 4, 0));
 	ips_engine_free(e);
 
 	memset(&g, 0, sizeof(g));
 	e = engine(&g,
 	           "alert tcp any any -> any 445 (dsize:3<>6; content:\"|00 00|\"; sid:51;)\n"
-	           "alert tcp any any -> any 445 (content:\"|fe|SMB\"; depth:4; sid:55;)\n",
+	           "alert tcp any any -> any 445 (content:\"|fe|SMB\"; depth:4; sid:55;)\n"
+	           /* the right place, but no payload that short has room */
+	           "alert tcp any any -> any 445 (dsize:3<>6; content:\"|fe|SMB\"; offset:4; "
+	           "depth:4; sid:56;)\n",
 	           0);
 	replay(e, cap);
 	ck_assert_int_eq(g.n, 0);
