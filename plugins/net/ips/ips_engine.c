@@ -139,7 +139,17 @@ struct xpidx {
 	} slot[XP_SLOTS];
 	uint32_t nslots, n, mask, shift;
 	struct xpent *ent;
+	/* Per slot, 4096 bits over the first two key bytes: a lookup whose
+	 * bit is clear (nearly all) skips the table, which is larger than a
+	 * first-level cache. */
+	uint64_t (*filter)[64];
 };
+
+static inline uint32_t
+xp_filter_bit(uint32_t key)
+{
+	return ((key & 0xffff) * 0x9e3779b1u) >> 20;
+}
 
 /* Protocol classes of the payload automata. */
 enum { PC_TCP = 0, PC_UDP, PC_OTHER, PC__COUNT };
@@ -571,6 +581,7 @@ compiled_free(struct compiled *c)
 	free(c->ds.start);
 	free(c->ds.rule);
 	free(c->xp.ent);
+	free(c->xp.filter);
 	for (b = 0; b < NAC; b++)
 		ips_ac_free(c->ac[b]);
 	for (b = 0; b < 4; b++)
@@ -906,7 +917,8 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 		slots <<= 1;
 		bits++;
 	}
-	if ((x->ent = malloc(slots * sizeof(*x->ent))) == NULL)
+	if ((x->ent = malloc(slots * sizeof(*x->ent))) == NULL ||
+	    (x->filter = calloc(x->nslots, sizeof(*x->filter))) == NULL)
 		return MM_ERR_NOMEM;
 	x->mask = slots - 1;
 	x->shift = 64 - bits;
@@ -926,6 +938,8 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 		x->ent[h].slot = s;
 		x->ent[h].rule = (uint32_t)i;
 		dsize_bounds(r, &x->ent[h].dlo, &x->ent[h].dhi);
+		h = xp_filter_bit(key);
+		x->filter[s][h >> 6] |= 1ull << (h & 63);
 	}
 	return MM_OK;
 }
@@ -933,13 +947,27 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 static void
 xpidx_lookup(struct compiled *c, const struct xpidx *x, const uint8_t *p, uint32_t len)
 {
-	if (len == 0)
+	/* The payload's first XP_MAX_OFF + 4 bytes, folded once (zeros past
+	 * the end, which no slot reads: off + klen <= len is checked). */
+	uint8_t head[XP_MAX_OFF + 4] = {0};
+	static const uint32_t keep[5] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff};
+
+	if (len == 0 || x->nslots == 0)
 		return;
+	memcpy(head, p, len < sizeof(head) ? len : sizeof(head));
+	for (size_t k = 0; k < sizeof(head); k += 4) {
+		uint32_t w = xp_key(head + k, 4, 4);
+		memcpy(head + k, &w, 4);
+	}
 	for (uint32_t s = 0; s < x->nslots; s++) {
 		uint32_t off = x->slot[s].off, klen = x->slot[s].klen, key, h;
 		if (off + klen > len)
 			continue;
-		key = xp_key(p + off, klen, len - off);
+		memcpy(&key, head + off, 4);
+		key &= keep[klen];
+		h = xp_filter_bit(key);
+		if (!(x->filter[s][h >> 6] >> (h & 63) & 1))
+			continue;
 		for (h = xp_hash(x, s, key); x->ent[h].rule != UINT32_MAX; h = (h + 1) & x->mask)
 			if (x->ent[h].key == key && x->ent[h].slot == s && len >= x->ent[h].dlo &&
 			    len <= x->ent[h].dhi)
