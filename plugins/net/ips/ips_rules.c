@@ -1259,6 +1259,10 @@ parse_pcre(struct ips_opt *o, char *v, int *sticky_buf, const char **why)
 	                      NULL);
 	if (o->re == NULL)
 		goto bad;
+	/* Machine code for the match, as Suricata does: pcre2_match() then
+	 * runs it, with the same results. Where it cannot be made (no JIT in
+	 * the library, no executable memory) the interpreter runs instead. */
+	(void)pcre2_jit_compile(o->re, PCRE2_JIT_COMPLETE);
 	o->md = pcre2_match_data_create_from_pattern(o->re, NULL);
 	if (o->md == NULL)
 		return -1;

@@ -560,6 +560,36 @@ START_TEST(bad_rules_are_counted)
 }
 END_TEST
 
+/* A rule's pcre runs as machine code where the library can make it. */
+START_TEST(pcre_is_jit_compiled)
+{
+	struct ips_ruleset *rs = NULL;
+	struct ips_vars v;
+	uint32_t jit = 0;
+	size_t size = 0, i;
+	const struct ips_opt *re = NULL;
+
+	ips_vars_init(&v);
+	ips_ruleset_new(&rs);
+	ck_assert_int_eq(ips_ruleset_add_line(rs, &v,
+	                                      "alert tcp any any -> any 80 (content:\"GET\"; "
+	                                      "pcre:\"/^GET \\/[a-z]{3,}\\.php/\"; sid:60;)",
+	                                      "t", 1),
+	                 MM_OK);
+	ck_assert_uint_eq(rs->n, 1);
+	for (i = 0; i < rs->rules[0]->nopts; i++)
+		if (rs->rules[0]->opts[i].type == IPS_OPT_PCRE)
+			re = &rs->rules[0]->opts[i];
+	ck_assert_ptr_nonnull(re);
+	ck_assert_int_ge(pcre2_config(PCRE2_CONFIG_JIT, &jit), 0);
+	ck_assert_int_eq(pcre2_pattern_info(re->re, PCRE2_INFO_JITSIZE, &size), 0);
+	if (jit)
+		ck_assert_uint_gt(size, 0);
+	ips_ruleset_free(rs);
+	ips_vars_free(&v);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -579,6 +609,7 @@ suite(void)
 	tcase_add_test(tc, content_modifiers_and_threshold);
 	tcase_add_test(tc, et_open_and_snort3_load);
 	tcase_add_test(tc, bad_rules_are_counted);
+	tcase_add_test(tc, pcre_is_jit_compiled);
 	suite_add_tcase(s, tc);
 	return s;
 }
