@@ -27,6 +27,7 @@ struct mm_agg_conf {
 	char stats_path[MM_PATH_MAX];
 	uint64_t spool_max_bytes;
 	int spool_policy; /* enum mm_spool_policy */
+	uint32_t spool_page_size;
 	int64_t dedup_window_ms;
 	int64_t health_interval_ms;
 	struct mm_agg_sink_conf sinks[MM_AGG_MAX_SINKS];

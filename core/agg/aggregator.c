@@ -1093,6 +1093,7 @@ open_everything(struct agg *a)
 	so.max_bytes = a->conf.spool_max_bytes;
 	so.policy = a->conf.spool_policy;
 	so.dedup_window_ms = a->conf.dedup_window_ms;
+	so.page_size = a->conf.spool_page_size;
 	if ((rc = mm_spool_open(&a->spool, &so, &rec)) != MM_OK) {
 		mm_log_host(MM_LOG_ERROR, "aggregator", "cannot open the spool in %s: %s",
 		            a->conf.spool_dir, mm_strerror(rc));

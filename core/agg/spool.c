@@ -361,14 +361,14 @@ wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 }
 
 static int
-init_schema(sqlite3 *db)
+init_schema(sqlite3 *db, uint32_t page_size)
 {
-	/* A row holds a whole batch (tens of kilobytes), so pages of 64 KiB
-	 * mean a sixteenth of the WAL frames, each written with its own
-	 * pwrite() at commit: with 4 KiB pages those calls were most of a
-	 * commit's time. It takes effect when the file is created; an
-	 * existing spool keeps its page size. */
-	if (exec(db, "PRAGMA page_size=65536") != MM_OK)
+	char sql[64];
+
+	/* See MM_SPOOL_PAGE_SIZE. It takes effect when the file is created;
+	 * an existing spool keeps its page size. */
+	snprintf(sql, sizeof(sql), "PRAGMA page_size=%u", page_size);
+	if (exec(db, sql) != MM_OK)
 		return MM_ERR_IO;
 	/* WAL + FULL: a commit is on disk (WAL fsynced) before it returns, which
 	 * is what "ack after persist" needs; one commit covers many batches. */
@@ -539,7 +539,7 @@ salvage(struct mm_spool *s, struct mm_spool_recovery *rec)
 	rec->rebuilt = 1;
 	if ((rc = open_db(&s->db, s->path, 0)) != MM_OK)
 		return rc;
-	if ((rc = init_schema(s->db)) != MM_OK)
+	if ((rc = init_schema(s->db, s->o.page_size)) != MM_OK)
 		return rc;
 	pad_truncated(rec->moved_to);
 	if (open_db(&old, rec->moved_to, 0) == MM_OK) {
@@ -812,6 +812,10 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 	if (s == NULL)
 		return MM_ERR_NOMEM;
 	s->o = *opts;
+	/* SQLite takes powers of two from 512 to 65536 bytes. */
+	if (s->o.page_size < 512 || s->o.page_size > 65536 ||
+	    (s->o.page_size & (s->o.page_size - 1)) != 0)
+		s->o.page_size = MM_SPOOL_PAGE_SIZE;
 	pthread_once(&hex_once, hex_init);
 	s->ids.key = (uint64_t)mm_spool_wall_ms() * 0x2545f4914f6cdd1dull ^ (uint64_t)getpid();
 	if (asprintf(&s->path, "%s/spool.db", opts->dir) < 0) {
@@ -826,7 +830,8 @@ mm_spool_open(struct mm_spool **out, const struct mm_spool_opts *opts,
 		if ((rc = mkdirs(opts->dir)) != MM_OK)
 			goto out;
 		rc = open_db(&s->db, s->path, 0);
-		if (rc == MM_OK && (init_schema(s->db) != MM_OK || !quick_check(s->db)))
+		if (rc == MM_OK &&
+		    (init_schema(s->db, s->o.page_size) != MM_OK || !quick_check(s->db)))
 			rc = MM_ERR_PARSE;
 		if (rc != MM_OK && (rc = salvage(s, rec)) != MM_OK)
 			goto out;

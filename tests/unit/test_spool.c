@@ -17,7 +17,7 @@
 static char dir[64];
 
 static struct mm_spool *
-open_spool(void)
+open_spool_paged(uint32_t page_size)
 {
 	struct mm_spool_opts o;
 	struct mm_spool *s = NULL;
@@ -26,8 +26,15 @@ open_spool(void)
 	o.dir = dir;
 	o.max_bytes = 64u << 20;
 	o.dedup_window_ms = 600000;
+	o.page_size = page_size;
 	ck_assert_int_eq(mm_spool_open(&s, &o, NULL), MM_OK);
 	return s;
+}
+
+static struct mm_spool *
+open_spool(void)
+{
+	return open_spool_paged(0);
 }
 
 static void
@@ -150,6 +157,58 @@ START_TEST(test_ids_and_duplicates)
 }
 END_TEST
 
+/* The page size of the closed spool's file, from the SQLite header. */
+static unsigned
+file_page_size(void)
+{
+	char path[128];
+	unsigned char h[18];
+	FILE *f;
+	unsigned v;
+
+	snprintf(path, sizeof(path), "%s/spool.db", dir);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(h, 1, sizeof(h), f), sizeof(h));
+	fclose(f);
+	v = (unsigned)h[16] << 8 | h[17];
+	return v == 1 ? 65536 : v;
+}
+
+/* A new spool takes the configured page size (16 KiB by default, anything
+ * SQLite cannot take is the default too); an existing one keeps its own. */
+START_TEST(test_page_size)
+{
+	struct mm_spool_item it;
+	struct mm_spool *s;
+	uint64_t first;
+	size_t stored;
+	uint8_t dup;
+
+	s = open_spool_paged(4096);
+	item(&it, "01890a5d-ac96-774b-bcce-b302099a8057", "four");
+	ck_assert_int_eq(put(s, &it, 1, &dup, &first, &stored), MM_OK);
+	mm_spool_close(s);
+	ck_assert_uint_eq(file_page_size(), 4096);
+	s = open_spool_paged(65536);
+	ck_assert_uint_eq(mm_spool_last_seq(s), 1);
+	mm_spool_close(s);
+	ck_assert_uint_eq(file_page_size(), 4096);
+	teardown();
+	setup();
+	s = open_spool_paged(3000);
+	ck_assert_int_eq(put(s, &it, 1, &dup, &first, &stored), MM_OK);
+	mm_spool_close(s);
+	ck_assert_uint_eq(file_page_size(), MM_SPOOL_PAGE_SIZE);
+	teardown();
+	setup();
+	s = open_spool();
+	ck_assert_int_eq(put(s, &it, 1, &dup, &first, &stored), MM_OK);
+	mm_spool_close(s);
+	ck_assert_uint_eq(file_page_size(), 16384);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -160,6 +219,7 @@ main(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ids_and_duplicates);
+	tcase_add_test(tc, test_page_size);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
