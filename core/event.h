@@ -81,8 +81,9 @@ int mm_event_to_json(const struct mm_event *ev, struct mm_buf *out);
 /** What the aggregator needs to know of an event without building it. */
 struct mm_event_view {
 	char id[MM_EVENT_ID_LEN + 1];
-	int kind; /* enum mm_event_kind */
-	int sev;  /* 0 when unset */
+	uint8_t idb[16]; /* the id's 16 bytes */
+	int kind;        /* enum mm_event_kind */
+	int sev;         /* 0 when unset */
 };
 
 /**

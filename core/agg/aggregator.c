@@ -452,8 +452,10 @@ store_batch(struct agg *a, struct group *g, struct pending *p)
 	if (rc != MM_OK)
 		return rc;
 	/* The views do not move any more: the ids can point at them. */
-	for (i = 0; i < p->n; i++)
+	for (i = 0; i < p->n; i++) {
 		items[i].id = g->views[p->first + i].id;
+		items[i].idb = g->views[p->first + i].idb;
+	}
 	rc = mm_spool_put_batch(a->spool, items, p->n, a->dupf, &first, &stored);
 	if (rc != MM_OK)
 		return rc;

@@ -1048,10 +1048,14 @@ mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t
 	mm_buf_reset(&s->parsed);
 	if (mm_buf_reserve(&s->parsed, n * ID_BYTES) != MM_OK)
 		return MM_ERR_NOMEM;
-	for (i = 0; i < n; i++)
-		if (id_parse(s->parsed.data + i * ID_BYTES, items[i].id) != MM_OK ||
-		    items[i].len > UINT32_MAX - REC_HDR)
+	for (i = 0; i < n; i++) {
+		if (items[i].idb != NULL)
+			memcpy(s->parsed.data + i * ID_BYTES, items[i].idb, ID_BYTES);
+		else if (id_parse(s->parsed.data + i * ID_BYTES, items[i].id) != MM_OK)
 			return MM_ERR_PARSE;
+		if (items[i].len > UINT32_MAX - REC_HDR)
+			return MM_ERR_PARSE;
+	}
 	for (i = 0; i < n; i++) {
 		const struct mm_spool_item *it = &items[i];
 
@@ -1120,7 +1124,7 @@ int
 mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data, size_t len,
              int *dup)
 {
-	struct mm_spool_item it = {id, kind, sev, data, len};
+	struct mm_spool_item it = {id, kind, sev, data, len, NULL};
 	uint64_t first;
 	size_t stored;
 	uint8_t d = 0;

@@ -64,6 +64,7 @@ struct mm_spool_item {
 	int kind, sev;
 	const uint8_t *data;
 	size_t len;
+	const uint8_t *idb; /* id's 16 bytes, when the caller parsed it; or NULL */
 };
 
 struct mm_spool;

@@ -44,6 +44,16 @@ check_agrees(const uint8_t *data, size_t size, int rc, const struct mm_event *ev
 	    v1.kind != mm_event_kind(ev) || v2.kind != v1.kind || v1.sev != mm_event_sev(ev) ||
 	    v2.sev != v1.sev)
 		abort();
+	/* The id's bytes, as the spool would parse its text. */
+	for (size_t i = 0, k = 0; i < 36 && k < 32; i++) {
+		int c = v1.id[i], n = c >= 'a' ? c - 'a' + 10 : c - '0';
+		if (c == '-')
+			continue;
+		if (((v1.idb[k / 2] >> (k % 2 ? 0 : 4)) & 15) != n ||
+		    v2.idb[k / 2] != v1.idb[k / 2])
+			abort();
+		k++;
+	}
 out:
 	mm_buf_free(&j);
 	mm_buf_free(&want);

@@ -61,6 +61,7 @@ item(struct mm_spool_item *it, const char *id, const char *payload)
 	it->sev = 3;
 	it->data = (const uint8_t *)payload;
 	it->len = strlen(payload);
+	it->idb = NULL;
 }
 
 static int
@@ -157,6 +158,30 @@ START_TEST(test_ids_and_duplicates)
 }
 END_TEST
 
+/* An id handed over as its 16 bytes is the same id as its text: the
+ * bytes are what counts (here they differ from the text on purpose). */
+START_TEST(test_parsed_ids)
+{
+	static const uint8_t b[16] = {0x01, 0x89, 0x0a, 0x5d, 0xac, 0x96, 0x77, 0x4b,
+	                              0xbc, 0xce, 0xb3, 0x02, 0x09, 0x9a, 0x80, 0x57};
+	struct mm_spool_item it[2];
+	struct mm_spool *s = open_spool();
+	uint8_t dup[2];
+	uint64_t first;
+	size_t stored;
+
+	item(&it[0], "01890a5d-ac96-774b-bcce-b302099a8057", "text");
+	item(&it[1], "01890a5d-ac96-774b-bcce-ffffffffffff", "bytes");
+	it[1].idb = b;
+	ck_assert_int_eq(put(s, &it[0], 1, dup, &first, &stored), MM_OK);
+	ck_assert_uint_eq(stored, 1);
+	ck_assert_int_eq(put(s, &it[1], 1, dup, &first, &stored), MM_OK);
+	ck_assert_uint_eq(stored, 0);
+	ck_assert_int_eq(dup[0], 1);
+	mm_spool_close(s);
+}
+END_TEST
+
 /* The page size of the closed spool's file, from the SQLite header. */
 static unsigned
 file_page_size(void)
@@ -220,6 +245,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_ids_and_duplicates);
 	tcase_add_test(tc, test_page_size);
+	tcase_add_test(tc, test_parsed_ids);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
