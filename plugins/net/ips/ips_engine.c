@@ -821,26 +821,8 @@ dsize_span(const struct ips_rule *r, uint32_t *lo, uint32_t *hi)
 	if (pf < 0 || r->opts[pf].buf != IPS_BUF_PKT || r->opts[pf].len >= PF_WEAK ||
 	    !r->has_dsize || xpos_of(r, &a, &b))
 		return 0;
-	switch (r->dsize_op) {
-	case '=':
-		a = b = r->dsize_lo;
-		break;
-	case '<':
-		if (r->dsize_lo == 0)
-			return 0;
-		a = 0;
-		b = r->dsize_lo - 1;
-		break;
-	case '-':
-		if (r->dsize_hi < r->dsize_lo + 2)
-			return 0;
-		a = r->dsize_lo + 1;
-		b = r->dsize_hi - 1;
-		break;
-	default:
-		return 0;
-	}
-	if (b > DS_MAX || b - a >= DS_SPAN)
+	dsize_bounds(r, &a, &b);
+	if (a > b || b > DS_MAX || b - a >= DS_SPAN)
 		return 0;
 	/* The fast pattern must fit in the payload. */
 	if (a < r->opts[pf].len)
