@@ -10,6 +10,9 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1225,6 +1228,12 @@ ips_engine_set_rules(struct ips_engine *e, struct ips_ruleset *rs)
 	 * table keeps its flows, each gets fresh bits on its next packet. */
 	compiled_free(e->c);
 	e->c = c;
+#ifdef __GLIBC__
+	/* Compiling the matchers (Hyperscan above all) frees about 100 MB
+	 * with ET that the heap would otherwise keep: the worker stayed at
+	 * 141 MB instead of 37 MB after loading the rules. */
+	malloc_trim(0);
+#endif
 	return MM_OK;
 fail:
 	compiled_free(c);
