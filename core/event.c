@@ -1407,6 +1407,33 @@ key_ok(const char *k, size_t len)
 	       memchr(k, '.', len) == NULL;
 }
 
+/*
+ * One key of a map whose schema entries are table (NULL: a free-form map),
+ * as the decoder and the one-pass check both take it: the root's first key
+ * must be "v"; a schema key is valid by construction, a duplicate if its
+ * entry was seen, and moves the hint on; any other key must be a valid
+ * name (its duplicates are the caller's to find). Sets *cf (NULL for a
+ * non-schema key) and *rank (RANK_OTHER then).
+ */
+static inline int
+map_key(const struct field *table, int root_first, const char *k, size_t klen, unsigned *hint,
+        uint64_t *seen, const struct field **cf, unsigned *rank)
+{
+	*cf = NULL;
+	*rank = RANK_OTHER;
+	if (root_first && !(klen == 1 && k[0] == 'v'))
+		return MM_ERR_PARSE;
+	if (table != NULL)
+		*cf = field_at_or_find(table, *hint, k, klen, rank);
+	if (*cf == NULL)
+		return key_ok(k, klen) ? MM_OK : MM_ERR_PARSE;
+	if (*seen & (1ull << *rank))
+		return MM_ERR_PARSE;
+	*seen |= 1ull << *rank;
+	*hint = *rank + 1;
+	return MM_OK;
+}
+
 static int
 key_cmp(const void *a, const void *b)
 {
@@ -1464,29 +1491,18 @@ rd_map(struct rd *r, struct val *out, uint64_t n, int depth, const struct field 
 	out->u.m.cap = (size_t)n;
 	out->borrowed = 1;
 	for (i = 0; i < n; i++) {
-		const struct field *cf = NULL;
+		const struct field *cf;
 		struct member *m;
-		unsigned rank = RANK_OTHER;
+		unsigned rank;
 		const char *k, *key;
 		size_t klen, j;
 
-		if (rd_str(r, &k, &klen) != MM_OK)
+		if (rd_str(r, &k, &klen) != MM_OK || map_key(table, f == &root_f && i == 0, k, klen,
+		                                             &hint, &seen, &cf, &rank) != MM_OK)
 			return MM_ERR_PARSE;
-		if (f == &root_f && i == 0 && !(klen == 1 && k[0] == 'v'))
-			return MM_ERR_PARSE;
-		if (table != NULL)
-			cf = field_at_or_find(table, hint, k, klen, &rank);
 		if (cf != NULL) {
-			/* A schema key: valid by construction, a duplicate if
-			 * its entry was seen, and its name is the table's. */
-			if (seen & (1ull << rank))
-				return MM_ERR_PARSE;
-			seen |= 1ull << rank;
-			hint = rank + 1;
-			key = cf->name;
+			key = cf->name; /* the table's copy of the name */
 		} else {
-			if (!key_ok(k, klen))
-				return MM_ERR_PARSE;
 			/* Entries are kept sorted by rank, so the other keys
 			 * are the tail: only those can be equal to this one. */
 			if (n <= 32)
@@ -2269,25 +2285,15 @@ scan_map(struct scan *r, uint64_t n, int depth, const struct field *f)
 	if (r->o != NULL)
 		put_c(r->o, '{');
 	for (i = 0; i < n; i++) {
-		const struct field *cf = NULL;
-		unsigned rank = RANK_OTHER;
+		const struct field *cf;
+		unsigned rank;
 		const char *k;
 		size_t klen;
 
-		if (scan_str(r, &k, &klen) != MM_OK)
+		if (scan_str(r, &k, &klen) != MM_OK ||
+		    map_key(table, root && i == 0, k, klen, &hint, &seen, &cf, &rank) != MM_OK)
 			return MM_ERR_PARSE;
-		if (root && i == 0 && !(klen == 1 && k[0] == 'v'))
-			return MM_ERR_PARSE;
-		if (table != NULL)
-			cf = field_at_or_find(table, hint, k, klen, &rank);
-		if (cf != NULL) {
-			if (seen & (1ull << rank))
-				return MM_ERR_PARSE;
-			seen |= 1ull << rank;
-			hint = rank + 1;
-		} else {
-			if (!key_ok(k, klen))
-				return MM_ERR_PARSE;
+		if (cf == NULL) {
 			for (j = 0; j < nother; j++)
 				if (other_len[j] == klen && memcmp(other[j], k, klen) == 0)
 					return MM_ERR_PARSE;
