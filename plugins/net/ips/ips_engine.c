@@ -846,25 +846,23 @@ pkt_rule_in(const struct ips_rule *r, int pc, int dir)
 	       !xpos_of(r, &lo, &hi) && short_side(r) < 0 && rule_in_group(r, pc, dir);
 }
 
-/* The first klen (1..4) bytes at p, ASCII letters folded to lower case,
- * as a little-endian word: four bytes at a time with SWAR, since this runs
- * for every slot of every packet. avail says how many bytes p has. */
-static inline uint32_t
-xp_key(const uint8_t *p, uint32_t klen, uint32_t avail)
-{
-	static const uint32_t keep[5] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff};
-	uint32_t w = 0, h, upper;
+/* A key is the first klen (1..4) bytes of its place, case-folded, as a
+ * little-endian word: xp_keep[klen] masks the rest off. */
+static const uint32_t xp_keep[5] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff};
 
-	if (avail >= 4)
-		memcpy(&w, p, 4);
-	else
-		for (uint32_t i = 0; i < klen; i++)
-			w |= (uint32_t)p[i] << (8 * i);
-	/* A byte is 'A'..'Z' when its low seven bits reach 'A' but not
-	 * 'Z' + 1 and its top bit is clear. */
+/* The four bytes at p with ASCII letters folded to lower case, all at once
+ * (SWAR): a byte is 'A'..'Z' when its low seven bits reach 'A' but not
+ * 'Z' + 1 and its top bit is clear. */
+static inline void
+fold4(uint8_t *p)
+{
+	uint32_t w, h, upper;
+
+	memcpy(&w, p, 4);
 	h = w & 0x7f7f7f7fu;
 	upper = (h + 0x3f3f3f3fu) & ~(h + 0x25252525u) & ~w & 0x80808080u;
-	return (w | upper >> 2) & keep[klen];
+	w |= upper >> 2;
+	memcpy(p, &w, 4);
 }
 
 /* Fibonacci hashing: the top bits of the product mix every key byte (the
@@ -916,7 +914,13 @@ xpidx_build(struct xpidx *x, const struct ips_ruleset *rs)
 			continue;
 		for (s = 0; x->slot[s].off != off || x->slot[s].klen != klen; s++)
 			;
-		key = xp_key(r->opts[pf_opt(r)].pat, klen, klen);
+		{
+			uint8_t b[4] = {0};
+			memcpy(b, r->opts[pf_opt(r)].pat, klen);
+			fold4(b);
+			memcpy(&key, b, 4);
+			key &= xp_keep[klen];
+		}
 		for (h = xp_hash(x, s, key); x->ent[h].rule != UINT32_MAX; h = (h + 1) & x->mask)
 			;
 		x->ent[h].key = key;
@@ -935,21 +939,18 @@ xpidx_lookup(struct compiled *c, const struct xpidx *x, const uint8_t *p, uint32
 	/* The payload's first XP_MAX_OFF + 4 bytes, folded once (zeros past
 	 * the end, which no slot reads: off + klen <= len is checked). */
 	uint8_t head[XP_MAX_OFF + 4] = {0};
-	static const uint32_t keep[5] = {0, 0xff, 0xffff, 0xffffff, 0xffffffff};
 
 	if (len == 0 || x->nslots == 0)
 		return;
 	memcpy(head, p, len < sizeof(head) ? len : sizeof(head));
-	for (size_t k = 0; k < sizeof(head); k += 4) {
-		uint32_t w = xp_key(head + k, 4, 4);
-		memcpy(head + k, &w, 4);
-	}
+	for (size_t k = 0; k < sizeof(head); k += 4)
+		fold4(head + k);
 	for (uint32_t s = 0; s < x->nslots; s++) {
 		uint32_t off = x->slot[s].off, klen = x->slot[s].klen, key, h;
 		if (off + klen > len)
 			continue;
 		memcpy(&key, head + off, 4);
-		key &= keep[klen];
+		key &= xp_keep[klen];
 		h = xp_filter_bit(key);
 		if (!(x->filter[s][h >> 6] >> (h & 63) & 1))
 			continue;
