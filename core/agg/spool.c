@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "crc32.h"
 #include "event.h"
 #include "mimamori/error.h"
 
@@ -69,59 +70,6 @@ static const char SCHEMA[] =
         "CREATE TABLE IF NOT EXISTS cursor(name TEXT PRIMARY KEY, seq INTEGER, pos INTEGER);"
         "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER);";
 
-/* CRC-32 (IEEE), eight bytes at a time: it runs over every event stored
- * and read back, so the bytewise loop showed in profiles. */
-static uint32_t crc_tab[8][256];
-
-static void
-crc_init(void)
-{
-	static int ready;
-	uint32_t i;
-	int k;
-
-	if (ready)
-		return;
-	for (i = 0; i < 256; i++) {
-		uint32_t v = i;
-		for (k = 0; k < 8; k++)
-			v = (v & 1) ? 0xedb88320u ^ (v >> 1) : v >> 1;
-		crc_tab[0][i] = v;
-	}
-	for (i = 0; i < 256; i++)
-		for (k = 1; k < 8; k++)
-			crc_tab[k][i] =
-			        (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
-	ready = 1;
-}
-
-/* Continue crc (a finished CRC-32 value, 0 to start) over p. */
-static uint32_t
-crc32_more(uint32_t crc, const uint8_t *p, size_t n)
-{
-	uint32_t c = crc ^ 0xffffffffu;
-
-	crc_init();
-	while (n >= 8) {
-		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-		                   (uint32_t)p[3] << 24);
-		c = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
-		    crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^ crc_tab[3][p[4]] ^
-		    crc_tab[2][p[5]] ^ crc_tab[1][p[6]] ^ crc_tab[0][p[7]];
-		p += 8;
-		n -= 8;
-	}
-	while (n-- > 0)
-		c = crc_tab[0][(c ^ *p++) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
-}
-
-uint32_t
-mm_spool_crc32(const uint8_t *p, size_t n)
-{
-	return crc32_more(0, p, n);
-}
-
 int64_t
 mm_spool_wall_ms(void)
 {
@@ -138,7 +86,7 @@ rec_crc(const uint8_t *hdr, const uint8_t *payload, size_t len)
 {
 	uint8_t h[6] = {hdr[0], hdr[1], hdr[2], hdr[3], hdr[8], hdr[9]};
 
-	return crc32_more(mm_spool_crc32(h, sizeof(h)), payload, len);
+	return mm_crc32(mm_crc32(0, h, sizeof(h)), payload, len);
 }
 
 static uint32_t

@@ -122,6 +122,5 @@ int mm_spool_checkpoint(struct mm_spool *s, uint64_t min_bytes);
 
 /* Wall-clock milliseconds. */
 int64_t mm_spool_wall_ms(void);
-uint32_t mm_spool_crc32(const uint8_t *p, size_t n);
 
 #endif
