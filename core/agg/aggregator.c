@@ -98,13 +98,16 @@ struct group {
 	struct mm_spool_item *items;
 	struct mm_event_view *views;
 	size_t *json_off; /* where items[i]'s JSON line starts in json */
+	size_t *rec_off;  /* where items[i]'s spool record starts in recs */
 	size_t nitems, cap;
 	struct mm_sink_event *hot;
 	size_t nhot, hotcap, hot_bytes;
 	int hot_off;
 	/* The checked events' JSON lines, rendered while checking when a sink
-	 * wants them. */
-	struct mm_buf json;
+	 * wants them, and their spool records, made while checking too: the
+	 * previous group's commit runs meanwhile, and storing needs the
+	 * spool to itself. */
+	struct mm_buf json, recs;
 	/* The commit, on its own thread, which then hands the group to the
 	 * sinks in feed. */
 	struct agg *agg;
@@ -328,7 +331,7 @@ group_reserve(struct group *g, size_t n)
 	size_t cap = g->cap ? g->cap : 4096;
 	struct mm_spool_item *items;
 	struct mm_event_view *views;
-	size_t *offs;
+	size_t *offs, *roffs;
 
 	if (g->nitems + n <= g->cap)
 		return MM_OK;
@@ -340,7 +343,9 @@ group_reserve(struct group *g, size_t n)
 		g->views = views;
 	if ((offs = realloc(g->json_off, cap * sizeof(*offs))) != NULL)
 		g->json_off = offs;
-	if (items == NULL || views == NULL || offs == NULL)
+	if ((roffs = realloc(g->rec_off, cap * sizeof(*roffs))) != NULL)
+		g->rec_off = roffs;
+	if (items == NULL || views == NULL || offs == NULL || roffs == NULL)
 		return MM_ERR_NOMEM;
 	g->cap = cap;
 	return MM_OK;
@@ -415,6 +420,11 @@ check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *da
 		}
 		if (g->json.len > HOT_MAX_BYTES)
 			g->hot_off = 1; /* sinks will read this group from the spool */
+		g->rec_off[k] = g->recs.len;
+		if (mm_buf_reserve(&g->recs, MM_SPOOL_REC_SIZE(evlen)) != MM_OK)
+			return MM_ERR_NOMEM;
+		mm_spool_record(g->recs.data + g->recs.len, v->kind, v->sev, ev, evlen);
+		g->recs.len += MM_SPOOL_REC_SIZE(evlen);
 		g->items[k].kind = v->kind;
 		g->items[k].sev = v->sev;
 		g->items[k].data = ev;
@@ -451,10 +461,11 @@ store_batch(struct agg *a, struct group *g, struct pending *p)
 	}
 	if (rc != MM_OK)
 		return rc;
-	/* The views do not move any more: the ids can point at them. */
+	/* The views and records do not move any more: point at them. */
 	for (i = 0; i < p->n; i++) {
 		items[i].id = g->views[p->first + i].id;
 		items[i].idb = g->views[p->first + i].idb;
+		items[i].rec = g->recs.data + g->rec_off[p->first + i];
 	}
 	rc = mm_spool_put_batch(a->spool, items, p->n, a->dupf, &first, &stored);
 	if (rc != MM_OK)
@@ -542,6 +553,7 @@ check_group(struct agg *a, struct group *g)
 	g->hot_off = 0;
 	drop_hot(g);
 	mm_buf_reset(&g->json);
+	mm_buf_reset(&g->recs);
 	for (i = 0; i < g->n && rc == MM_OK; i++)
 		rc = check_batch(a, g, &g->pend[i], zmq_msg_data(&g->msgs[i]),
 		                 zmq_msg_size(&g->msgs[i]), g->pend[i].status);
@@ -1196,7 +1208,9 @@ close_everything(struct agg *a)
 		free(g->items);
 		free(g->views);
 		free(g->json_off);
+		free(g->rec_off);
 		mm_buf_free(&g->json);
+		mm_buf_free(&g->recs);
 	}
 	free(a->dupf);
 	if (a->lock_fd > 0)

@@ -28,9 +28,9 @@
 #include "event.h"
 #include "mimamori/error.h"
 
-#define SALVAGE_MAX_GAPS 10000 /* damaged regions probed before giving up */
-#define REC_HDR 12             /* u32 len, u32 crc, u8 kind, u8 sev, u8 flags, u8 0 */
-#define REC_SKIPPED 1          /* flags: damaged, counted at start-up */
+#define SALVAGE_MAX_GAPS 10000   /* damaged regions probed before giving up */
+#define REC_HDR MM_SPOOL_REC_HDR /* u32 len, u32 crc, u8 kind, u8 sev, u8 flags, u8 0 */
+#define REC_SKIPPED 1            /* flags: damaged, counted at start-up */
 #define ID_BYTES 16
 #define PREFETCH_AHEAD 8 /* dedup slots fetched this many events ahead */
 
@@ -87,6 +87,26 @@ rec_crc(const uint8_t *hdr, const uint8_t *payload, size_t len)
 	uint8_t h[6] = {hdr[0], hdr[1], hdr[2], hdr[3], hdr[8], hdr[9]};
 
 	return mm_crc32(mm_crc32(0, h, sizeof(h)), payload, len);
+}
+
+static void wr32(uint8_t *p, uint32_t v);
+
+/* An event's record header, checksum included. */
+static void
+rec_header(uint8_t *hdr, int kind, int sev, const uint8_t *data, size_t len)
+{
+	wr32(hdr, (uint32_t)len);
+	hdr[8] = (uint8_t)kind;
+	hdr[9] = (uint8_t)sev;
+	hdr[10] = hdr[11] = 0;
+	wr32(hdr + 4, rec_crc(hdr, data, len));
+}
+
+void
+mm_spool_record(uint8_t *out, int kind, int sev, const uint8_t *data, size_t len)
+{
+	rec_header(out, kind, sev, data, len);
+	memcpy(out + REC_HDR, data, len);
 }
 
 static uint32_t
@@ -628,11 +648,7 @@ migrate_v1(struct mm_spool *s)
 		if (data == NULL || id_parse(id, (const char *)sqlite3_column_text(st, 1)) != MM_OK)
 			continue;
 		mm_buf_reset(&s->data);
-		wr32(hdr, (uint32_t)len);
-		hdr[8] = (uint8_t)sqlite3_column_int(st, 2);
-		hdr[9] = (uint8_t)sqlite3_column_int(st, 3);
-		hdr[10] = hdr[11] = 0;
-		wr32(hdr + 4, rec_crc(hdr, data, len));
+		rec_header(hdr, sqlite3_column_int(st, 2), sqlite3_column_int(st, 3), data, len);
 		if (mm_buf_append(&s->data, hdr, REC_HDR) != MM_OK ||
 		    mm_buf_append(&s->data, data, len) != MM_OK)
 			break;
@@ -979,7 +995,8 @@ mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t
 	sqlite3_stmt *st = s->put;
 	uint64_t seq = s->next_seq, bytes = 0;
 	uint8_t id[ID_BYTES], hdr[REC_HDR];
-	size_t i, k = 0;
+	const uint8_t *run = NULL, *blob; /* run: the caller's records not copied yet */
+	size_t i, k = 0, run_len = 0, blob_len;
 	int rc;
 
 	*first_seq = seq;
@@ -1028,14 +1045,24 @@ mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t
 			continue;
 		}
 		s->next_seq = seq + k + 1;
-		wr32(hdr, (uint32_t)it->len);
-		hdr[8] = (uint8_t)it->kind;
-		hdr[9] = (uint8_t)it->sev;
-		hdr[10] = hdr[11] = 0;
-		wr32(hdr + 4, rec_crc(hdr, it->data, it->len));
-		if (mm_buf_append(&s->data, hdr, REC_HDR) != MM_OK ||
-		    mm_buf_append(&s->data, it->data, it->len) != MM_OK ||
-		    mm_buf_append(&s->idbuf, id, ID_BYTES) != MM_OK) {
+		if (it->rec != NULL && run_len > 0 && it->rec == run + run_len) {
+			run_len += REC_HDR + it->len;
+		} else if (mm_buf_append(&s->data, run, run_len) != MM_OK) {
+			rc = MM_ERR_NOMEM;
+			goto fail;
+		} else if (it->rec != NULL) {
+			run = it->rec;
+			run_len = REC_HDR + it->len;
+		} else {
+			run_len = 0;
+			rec_header(hdr, it->kind, it->sev, it->data, it->len);
+			if (mm_buf_append(&s->data, hdr, REC_HDR) != MM_OK ||
+			    mm_buf_append(&s->data, it->data, it->len) != MM_OK) {
+				rc = MM_ERR_NOMEM;
+				goto fail;
+			}
+		}
+		if (mm_buf_append(&s->idbuf, id, ID_BYTES) != MM_OK) {
 			rc = MM_ERR_NOMEM;
 			goto fail;
 		}
@@ -1044,13 +1071,24 @@ mm_spool_put_batch(struct mm_spool *s, const struct mm_spool_item *items, size_t
 	}
 	if (k == 0)
 		return MM_OK;
+	/* One run of the caller's records is bound where it lies. */
+	if (s->data.len == 0) {
+		blob = run;
+		blob_len = run_len;
+	} else if (mm_buf_append(&s->data, run, run_len) != MM_OK) {
+		rc = MM_ERR_NOMEM;
+		goto fail;
+	} else {
+		blob = s->data.data;
+		blob_len = s->data.len;
+	}
 	sqlite3_reset(st);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)k);
 	sqlite3_bind_int64(st, 3, mm_spool_wall_ms());
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)bytes);
 	sqlite3_bind_blob(st, 5, s->idbuf.data, (int)s->idbuf.len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 6, s->data.data, (int)s->data.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, blob, (int)blob_len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		sqlite3_reset(st);
 		rc = MM_ERR_IO;
@@ -1072,7 +1110,7 @@ int
 mm_spool_put(struct mm_spool *s, const char *id, int kind, int sev, const uint8_t *data, size_t len,
              int *dup)
 {
-	struct mm_spool_item it = {id, kind, sev, data, len, NULL};
+	struct mm_spool_item it = {id, kind, sev, data, len, NULL, NULL};
 	uint64_t first;
 	size_t stored;
 	uint8_t d = 0;

@@ -65,7 +65,22 @@ struct mm_spool_item {
 	const uint8_t *data;
 	size_t len;
 	const uint8_t *idb; /* id's 16 bytes, when the caller parsed it; or NULL */
+	const uint8_t *rec; /* its record by mm_spool_record(), or NULL */
 };
+
+/* Bytes an event of len bytes takes in a row: a header with its checksum,
+ * then the event. */
+#define MM_SPOOL_REC_HDR 12
+#define MM_SPOOL_REC_SIZE(len) (MM_SPOOL_REC_HDR + (len))
+
+/*
+ * Write an event's record to out (MM_SPOOL_REC_SIZE(len) bytes). Needs no
+ * spool and may run on any thread: the aggregator prepares a group's
+ * records while the previous group commits, so that storing them is little
+ * more than the dedup lookup. Records of consecutive items that lie back
+ * to back in memory are stored without another copy. len < 2^32 - 12.
+ */
+void mm_spool_record(uint8_t *out, int kind, int sev, const uint8_t *data, size_t len);
 
 struct mm_spool;
 
