@@ -6,10 +6,17 @@
  * the two. Prints where the time goes (CPU of producer and aggregator
  * against wall time) so that the limit is visible.
  *
- *   bench_pipeline [EVENTS]     (default 200000)
+ * The run is made of rounds: a bare pass, then a pipeline pass through a
+ * fresh aggregator (new spool, new sink file). Each round's ratio compares
+ * two passes made seconds apart, so a slow moment of a shared machine
+ * affects both sides of it; the ratio printed is the median of the rounds'
+ * ratios, with each round's figures listed above it.
+ *
+ *   bench_pipeline [EVENTS [ROUNDS]]     (default 200000, 3 rounds)
  *   MM_BENCH_DIR=/dev/shm bench_pipeline    (spool and sink on tmpfs)
  */
 #include <fcntl.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +36,8 @@
 #include "mimamori/error.h"
 #include "transport.h"
 #include "util.h"
+
+#define MAX_ROUNDS 15
 
 static struct mm_buf *payloads;
 static long nev;
@@ -206,11 +215,19 @@ machine_busy_s(void)
 	return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / (double)sysconf(_SC_CLK_TCK);
 }
 
-int
-main(int argc, char **argv)
+/* One pipeline pass's figures. */
+struct pass {
+	double evs, secs, acked, cpu_prod, cpu_agg, cpu_main, others;
+	long hwm, prod_rss;
+	int ok;
+};
+
+/* Every event from a fresh aggregator's start to its file sink: a new
+ * directory, configuration, spool and sink file each time. */
+static int
+pipeline_pass(const char *base, struct pass *r)
 {
 	char dir[400], conf[600], path[700], out[700], ep[700], sock[700];
-	const char *base = getenv("MM_BENCH_DIR");
 	struct mm_config *cfg = NULL;
 	struct mm_diag diag = {NULL, 0};
 	struct mm_transport *t = NULL;
@@ -218,27 +235,23 @@ main(int argc, char **argv)
 	struct rusage ru_self0, ru_self1;
 	struct sink_count sc = {-1, 0};
 	struct stat stt;
-	double bare, t0, t_acked, t1, pipe, cpu_prod, cpu_agg0, cpu_agg1, cpu_agg;
-	double cpu_main0, cpu_main1, busy0, busy1, others, bares[3];
-	long hwm;
+	double t0, t1, cpu_agg0, cpu_main0, busy0;
 	pid_t agg;
 	FILE *f;
 	long i;
 	int st, k;
 
-	nev = argc > 1 ? atol(argv[1]) : 200000;
-	/* MM_BENCH_DIR puts the spool and the sink elsewhere (another disk,
-	 * or tmpfs to see the CPU-only ceiling). */
-	snprintf(dir, sizeof(dir), "%s/mm-bench-XXXXXX", base && *base ? base : "/tmp");
-	if (nev <= 0 || mkdtemp(dir) == NULL)
-		return 1;
+	memset(r, 0, sizeof(*r));
+	snprintf(dir, sizeof(dir), "%s/mm-bench-XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		return -1;
 	snprintf(conf, sizeof(conf), "%s/conf", dir);
 	mkdir(conf, 0700);
 	snprintf(path, sizeof(path), "%s/00.conf", conf);
 	snprintf(out, sizeof(out), "%s/out/events.jsonl", dir);
 	f = fopen(path, "w");
 	if (f == NULL)
-		return 1;
+		return -1;
 	fprintf(f,
 	        "host = { state_dir = \"%s/state\"; run_dir = \"%s/run\"; };\n"
 	        "aggregator = { sinks = { file = { path = \"%s\"; rotate_kb = "
@@ -247,24 +260,16 @@ main(int argc, char **argv)
 	fclose(f);
 	if (mm_config_load(&cfg, conf, dir, dir, &diag) != MM_OK) {
 		mm_diag_print(&diag, stderr);
-		return 1;
+		return -1;
 	}
 	snprintf(ep, sizeof(ep), "%s", mm_aggregator_endpoint(cfg));
 	snprintf(sock, sizeof(sock), "%s", ep + 6);
-	/* The real aggregator process, started before the payloads exist, so
-	 * that its memory is its own. */
+	/* The real aggregator process (exec: its memory is its own). */
 	agg = fork();
 	if (agg == 0) {
 		execl(MM_MIMAMORI_BIN, MM_MIMAMORI_BIN, "-c", conf, "aggregator", (char *)NULL);
 		_exit(127);
 	}
-	build_payloads();
-	/* The bare pair swings by up to 2x from run to run on a shared
-	 * machine: the ceiling is the median of three runs. */
-	for (k = 0; k < 3; k++)
-		bares[k] = bare_push_pull(dir);
-	qsort(bares, 3, sizeof(bares[0]), cmp_double);
-	bare = bares[1];
 	for (k = 0; k < 500 && stat(sock, &stt) != 0; k++)
 		usleep(10000);
 
@@ -272,8 +277,12 @@ main(int argc, char **argv)
 	o.endpoint = ep;
 	o.module = "bench";
 	o.queue_max = 65536;
-	if (mm_transport_open(&t, &o) != MM_OK)
-		return 1;
+	if (mm_transport_open(&t, &o) != MM_OK) {
+		kill(agg, SIGKILL);
+		waitpid(agg, &st, 0);
+		mm_config_free(cfg);
+		return -1;
+	}
 	usleep(300000);
 	getrusage(RUSAGE_SELF, &ru_self0);
 	cpu_agg0 = proc_cpu_s(agg, 0);
@@ -283,64 +292,122 @@ main(int argc, char **argv)
 	for (i = 0; i < nev; i++)
 		mm_transport_send(t, payloads[i].data, payloads[i].len);
 	mm_transport_flush(t, 120000);
-	t_acked = mm_bench_now();
+	r->acked = mm_bench_now() - t0;
 	while (sink_lines(&sc, out) < nev && mm_bench_now() - t0 < 300)
 		usleep(1000);
 	t1 = mm_bench_now();
 	getrusage(RUSAGE_SELF, &ru_self1);
-	cpu_agg1 = proc_cpu_s(agg, 0);
-	cpu_main1 = proc_cpu_s(agg, agg);
-	busy1 = machine_busy_s();
-	hwm = proc_status_kib(agg, "VmHWM:");
+	r->cpu_agg = proc_cpu_s(agg, 0) - cpu_agg0;
+	r->cpu_main = proc_cpu_s(agg, agg) - cpu_main0;
+	r->others = machine_busy_s() - busy0;
+	r->hwm = proc_status_kib(agg, "VmHWM:");
 	kill(agg, SIGTERM);
 	waitpid(agg, &st, 0);
 	if (sc.fd >= 0)
 		close(sc.fd);
-	pipe = (double)nev / (t1 - t0);
-	cpu_prod = (double)(ru_self1.ru_utime.tv_sec - ru_self0.ru_utime.tv_sec +
-	                    ru_self1.ru_stime.tv_sec - ru_self0.ru_stime.tv_sec) +
-	           (double)(ru_self1.ru_utime.tv_usec - ru_self0.ru_utime.tv_usec +
-	                    ru_self1.ru_stime.tv_usec - ru_self0.ru_stime.tv_usec) /
-	                   1e6;
-	cpu_agg = cpu_agg1 - cpu_agg0;
-	printf("events: %ld, payload %zu bytes each\n", nev, payloads[0].len);
-	printf("bare ZeroMQ PUSH/PULL (ipc):        %10.0f events/s  (median of %.0f, %.0f, "
-	       "%.0f)\n",
-	       bare, bares[0], bares[1], bares[2]);
-	printf("pipeline (durable, to file sink):   %10.0f events/s  (%.2f s; all acked "
-	       "after %.2f s)\n",
-	       pipe, t1 - t0, t_acked - t0);
-	printf("ratio pipeline / bare:              %10.3f\n", pipe / bare);
-	printf("peak RSS (VmHWM): aggregator %ld KiB, producer (with all payloads) %ld KiB\n", hwm,
-	       ru_self1.ru_maxrss);
-	printf("CPU over the pipeline run: producer %.2f s, aggregator %.2f s (main thread %.2f "
-	       "s), wall %.2f s\n",
-	       cpu_prod, cpu_agg, cpu_main1 - cpu_main0, t1 - t0);
-	others = busy1 - busy0 - cpu_prod - cpu_agg;
+	r->secs = t1 - t0;
+	r->evs = sc.lines >= nev ? (double)nev / r->secs : 0;
+	r->cpu_prod = (double)(ru_self1.ru_utime.tv_sec - ru_self0.ru_utime.tv_sec +
+	                       ru_self1.ru_stime.tv_sec - ru_self0.ru_stime.tv_sec) +
+	              (double)(ru_self1.ru_utime.tv_usec - ru_self0.ru_utime.tv_usec +
+	                       ru_self1.ru_stime.tv_usec - ru_self0.ru_stime.tv_usec) /
+	                      1e6;
+	r->others -= r->cpu_prod + r->cpu_agg;
+	if (r->others < 0)
+		r->others = 0;
+	r->prod_rss = ru_self1.ru_maxrss;
+	r->ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && sc.lines >= nev;
+	mm_transport_close(t);
+	mm_config_free(cfg);
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	return system(path) == 0 && r->ok ? 0 : -1;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+int
+main(int argc, char **argv)
+{
+	char dir[400];
+	const char *base = getenv("MM_BENCH_DIR");
+	double bare[MAX_ROUNDS], pipe[MAX_ROUNDS], ratio[MAX_ROUNDS];
+	struct pass p[MAX_ROUNDS], *m;
+	double mb, mp, mr;
+	long hwm = 0, i;
+	int rounds, k, failed = 0;
+
+	nev = argc > 1 ? atol(argv[1]) : 200000;
+	rounds = argc > 2 ? atoi(argv[2]) : 3;
+	if (nev <= 0 || rounds < 1 || rounds > MAX_ROUNDS) {
+		fprintf(stderr, "usage: bench_pipeline [EVENTS [ROUNDS (1-%d)]]\n", MAX_ROUNDS);
+		return 2;
+	}
+	/* MM_BENCH_DIR puts the spool and the sink elsewhere (another disk,
+	 * or tmpfs to see the CPU-only ceiling). */
+	base = base && *base ? base : "/tmp";
+	snprintf(dir, sizeof(dir), "%s/mm-bench-XXXXXX", base);
+	if (mkdtemp(dir) == NULL)
+		return 1;
+	build_payloads();
+	printf("events: %ld, payload %zu bytes each, %d rounds (bare pass, then pipeline "
+	       "pass)\n",
+	       nev, payloads[0].len, rounds);
+	for (k = 0; k < rounds; k++) {
+		bare[k] = bare_push_pull(dir);
+		if (pipeline_pass(base, &p[k]) != 0) {
+			fprintf(stderr, "round %d: the pipeline pass failed\n", k + 1);
+			failed = 1;
+		}
+		pipe[k] = p[k].evs;
+		ratio[k] = p[k].evs / bare[k];
+		if (p[k].hwm > hwm)
+			hwm = p[k].hwm;
+		printf("round %d: bare %8.0f events/s, pipeline %8.0f events/s (%.2f s; acked "
+		       "after %.2f s), ratio %.3f\n",
+		       k + 1, bare[k], p[k].evs, p[k].secs, p[k].acked, ratio[k]);
+	}
+	mb = median(bare, rounds);
+	mp = median(pipe, rounds);
+	mr = median(ratio, rounds);
+	/* The pass whose throughput is the median, for the CPU breakdown. */
+	m = &p[0];
+	for (k = 1; k < rounds; k++)
+		if (fabs(p[k].evs - mp) < fabs(m->evs - mp))
+			m = &p[k];
+	printf("bare ZeroMQ PUSH/PULL (ipc):        %10.0f events/s  (median of the rounds)\n", mb);
+	printf("pipeline (durable, to file sink):   %10.0f events/s  (median of the rounds)\n", mp);
+	printf("ratio pipeline / bare:              %10.3f  (median of the rounds' ratios)\n", mr);
+	printf("peak RSS (VmHWM): aggregator %ld KiB (largest of the rounds), producer (with "
+	       "all payloads) %ld KiB\n",
+	       hwm, p[rounds - 1].prod_rss);
+	printf("CPU over the median pipeline pass: producer %.2f s, aggregator %.2f s (main "
+	       "thread %.2f s), wall %.2f s\n",
+	       m->cpu_prod, m->cpu_agg, m->cpu_main, m->secs);
 	printf("other processes on the machine meanwhile: %.2f CPU s of %.2f available (%ld "
 	       "cores)\n",
-	       others > 0 ? others : 0.0, (t1 - t0) * (double)sysconf(_SC_NPROCESSORS_ONLN),
+	       m->others, m->secs * (double)sysconf(_SC_NPROCESSORS_ONLN),
 	       sysconf(_SC_NPROCESSORS_ONLN));
 	printf("limit: %s\n",
-	       others > 0.25 * (t1 - t0)
+	       m->others > 0.25 * m->secs
 	               ? "other processes took CPU time during the run: measure again on an "
 	                 "idle machine"
-	       : cpu_main1 - cpu_main0 > 0.8 * (t1 - t0)
+	       : m->cpu_main > 0.8 * m->secs
 	               ? "the aggregator's main thread is CPU-bound (checking events, JSON for "
 	                 "the sink, storing)"
-	       : cpu_agg + cpu_prod > 1.6 * (t1 - t0)
+	       : m->cpu_agg + m->cpu_prod > 1.6 * m->secs
 	               ? "the two cores are busy (producer and aggregator together)"
-	       : cpu_prod > 0.8 * (t1 - t0)
+	       : m->cpu_prod > 0.8 * m->secs
 	               ? "the producer is CPU-bound"
 	               : "neither process is CPU-bound: waiting on fsync of spool "
 	                 "commits (ack after persist) or on each other");
-	mm_transport_close(t);
-	mm_config_free(cfg);
 	for (i = 0; i < nev; i++)
 		mm_buf_free(&payloads[i]);
 	free(payloads);
-	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
-	if (system(path) != 0)
-		return 1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+	rmdir(dir);
+	return failed;
 }
