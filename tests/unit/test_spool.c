@@ -251,6 +251,38 @@ START_TEST(test_prepared_records)
 }
 END_TEST
 
+/* Enough ids that the dedup set outgrows 2 MiB and moves to its own
+ * mapping: every one is still found, before and after a reopen (which
+ * rebuilds the set from the rows). */
+START_TEST(test_large_dedup_set)
+{
+	enum { N = 120000, B = 4000 };
+	static char ids[B][MM_EVENT_ID_LEN + 1];
+	struct mm_spool_item it[B];
+	static uint8_t dup[B];
+	struct mm_spool *s = open_spool();
+	uint64_t first;
+	size_t stored, i, k, round;
+
+	for (round = 0; round < 2; round++) {
+		for (k = 0; k < N; k += B) {
+			for (i = 0; i < B; i++) {
+				snprintf(ids[i], sizeof(ids[i]), "0190f3a2-7b1c-7def-8abc-%012zx",
+				         (k + i) * 2654435761u % 0xffffffffffffu);
+				item(&it[i], ids[i], "e");
+			}
+			ck_assert_int_eq(put(s, it, B, dup, &first, &stored), MM_OK);
+			/* First time all new, then every one a duplicate. */
+			ck_assert_uint_eq(stored, round == 0 ? B : 0);
+		}
+		mm_spool_close(s);
+		s = open_spool();
+	}
+	ck_assert_uint_eq(mm_spool_last_seq(s), N);
+	mm_spool_close(s);
+}
+END_TEST
+
 /* The page size of the closed spool's file, from the SQLite header. */
 static unsigned
 file_page_size(void)
@@ -345,6 +377,7 @@ main(void)
 	tcase_add_test(tc, test_parsed_ids);
 	tcase_add_test(tc, test_crc32);
 	tcase_add_test(tc, test_prepared_records);
+	tcase_add_test(tc, test_large_dedup_set);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
