@@ -38,6 +38,7 @@
 #include "zsock.h"
 
 #define MAX_GROUP 64 /* batches received before one commit */
+#define NGROUPS 3    /* groups under way at once: checked, committing, fed */
 #define MAX_GROUP_BYTES (64u << 20)
 #define INGEST_ROUNDS 16 /* groups stored in one go before sinks and timers */
 #define SINK_BATCH 1024  /* events handed to a sink at once */
@@ -51,7 +52,8 @@
 #define BACKOFF_MAX_MS 30000
 #define MAX_MODULES 64
 #define MAX_IDENTITY 256
-#define HOT_MAX_BYTES (64u << 20) /* raw bytes of a group handed to sinks at once */
+#define HOT_MAX_BYTES (64u << 20)    /* raw bytes of a group handed to sinks at once */
+#define SPLIT_MIN_BYTES (256u << 10) /* a group this large is checked on two threads */
 
 struct module_stat {
 	char name[MM_WIRE_MAX_MODULE + 1];
@@ -79,41 +81,53 @@ struct pending {
 	uint32_t nrej;
 	const char *reason;
 	struct module_stat *mod;
+	char module[MM_WIRE_MAX_MODULE + 1]; /* until mod is looked up */
 	uint64_t stored, dups;
-	size_t first, n; /* its checked events in the group's items */
+	int part;        /* which part of the group checked it */
+	size_t first, n; /* its checked events in that part's items */
 	uint64_t count;  /* events in the batch */
 	size_t bytes;    /* their encoded size */
 };
 
 /*
+ * The checked events of some of a group's batches: the events (pointing
+ * into the messages), their JSON lines, rendered while checking when a
+ * sink wants them, and their spool records, made while checking too: the
+ * previous group's commit runs meanwhile, and storing needs the spool to
+ * itself. A large group is checked in two parts on two threads.
+ */
+struct part {
+	struct mm_spool_item *items;
+	struct mm_event_view *views;
+	size_t *json_off; /* where items[i]'s JSON line starts in json */
+	size_t *rec_off;  /* where items[i]'s spool record starts in recs */
+	size_t nitems, cap;
+	struct mm_buf json, recs;
+	int json_off_limit;            /* lines stopped: too large to keep for sinks */
+	uint64_t malformed, oversized; /* messages, added to the counters after */
+	int rc;
+};
+
+/*
  * Batches received together and stored in one commit: their messages (the
  * events point into them until the group is finished), the checked events
- * and their JSON lines, then the stored ones for sinks that are caught up
+ * in one or two parts, then the stored ones for sinks that are caught up
  * (hot path: no spool read, no second rendering).
  */
 struct group {
 	zmq_msg_t msgs[MAX_GROUP];
 	struct pending pend[MAX_GROUP];
 	size_t n;
-	struct mm_spool_item *items;
-	struct mm_event_view *views;
-	size_t *json_off; /* where items[i]'s JSON line starts in json */
-	size_t *rec_off;  /* where items[i]'s spool record starts in recs */
-	size_t nitems, cap;
+	struct part parts[2];
+	size_t split; /* batches from here on are part 1's */
 	struct mm_sink_event *hot;
 	size_t nhot, hotcap, hot_bytes;
 	int hot_off;
-	/* The checked events' JSON lines, rendered while checking when a sink
-	 * wants them, and their spool records, made while checking too: the
-	 * previous group's commit runs meanwhile, and storing needs the
-	 * spool to itself. */
-	struct mm_buf json, recs;
-	/* The commit, on its own thread, which then hands the group to the
-	 * sinks in feed. */
+	/* The commit, then the hand-over to the sinks, each on a thread of
+	 * its own. */
 	struct agg *agg;
-	uint32_t feed; /* bit k: sink k is caught up and takes the group */
-	pthread_t th;
-	int committing, commit_rc;
+	pthread_t th, feed_th;
+	int committing, feeding, commit_rc;
 };
 
 struct counters {
@@ -134,8 +148,9 @@ struct agg {
 	size_t nsinks;
 	struct module_stat mods[MAX_MODULES + 1];
 	size_t nmods;
-	/* One committing while the next is checked. */
-	struct group groups[2];
+	/* One handed to the sinks while the next commits and the one after
+	 * is checked. */
+	struct group groups[NGROUPS];
 	uint8_t *dupf; /* per event of the batch being stored */
 	int want_json; /* a sink writes JSON lines: render them while checking */
 	struct counters c;
@@ -189,7 +204,8 @@ drop_hot(struct group *g)
 /* Keep a stored event for the hot path, unless the group grew too large to
  * hand over at once (sinks then read the spool). */
 static void
-keep_hot(struct group *g, uint64_t seq, const struct mm_spool_item *it, size_t joff, size_t jlen)
+keep_hot(struct group *g, uint64_t seq, const struct mm_spool_item *it, const uint8_t *json,
+         size_t jlen)
 {
 	if (!g->hot_off && g->hot_bytes + it->len > HOT_MAX_BYTES) {
 		drop_hot(g);
@@ -212,9 +228,7 @@ keep_hot(struct group *g, uint64_t seq, const struct mm_spool_item *it, size_t j
 	g->hot[g->nhot].seq = seq;
 	g->hot[g->nhot].raw = it->data;
 	g->hot[g->nhot].len = it->len;
-	/* The whole group was checked and rendered before it is stored: the
-	 * buffer does not move any more. */
-	g->hot[g->nhot].json = jlen > 0 ? g->json.data + joff : NULL;
+	g->hot[g->nhot].json = jlen > 0 ? json : NULL;
 	g->hot[g->nhot].json_len = jlen;
 	g->nhot++;
 	g->hot_bytes += it->len;
@@ -240,19 +254,21 @@ hot_usable(const struct group *g)
 	return !g->hot_off && g->nhot > 0 && g->hot[g->nhot - 1].seq - g->hot[0].seq + 1 == g->nhot;
 }
 
-/* Sinks that feed_hot will hand the group to, if the commit succeeds. */
+/* A sink that takes the group from the hot path: its cursor is right
+ * before it. */
 static int
 hot_takes(const struct group *g, const struct sink_rt *s, int64_t now)
 {
 	return s->h != NULL && now >= s->retry_at && s->cursor + 1 == g->hot[0].seq;
 }
 
-/* Hand the group just committed to every sink in g->feed (those whose
- * cursor was right before it); the others catch up from the spool in
- * run_sink. */
-static void
-feed_hot(struct agg *a, struct group *g)
+/* Hand a committed group to every sink that is caught up; the others
+ * catch up from the spool in run_sink. */
+static void *
+feed_hot(void *arg)
 {
+	struct group *g = arg;
+	struct agg *a = g->agg;
 	int64_t now = mm_agg_now_ms();
 	size_t k;
 
@@ -261,7 +277,7 @@ feed_hot(struct agg *a, struct group *g)
 		int64_t pos = s->pos;
 		int rc;
 
-		if (!(g->feed & (1u << k)))
+		if (!hot_takes(g, s, now))
 			continue;
 		rc = s->ops->write(s->h, g->hot, g->nhot, &pos);
 		if (rc != MM_OK) {
@@ -274,42 +290,59 @@ feed_hot(struct agg *a, struct group *g)
 		s->cursor = g->hot[g->nhot - 1].seq;
 		s->dirty = 1;
 	}
+	return NULL;
+}
+
+static void
+feed_wait(struct group *g)
+{
+	if (g != NULL && g->feeding)
+		pthread_join(g->feed_th, NULL);
+	if (g != NULL)
+		g->feeding = 0;
+}
+
+/*
+ * Once its commit is done, hand the group, with the JSON lines rendered
+ * while checking, to the sinks that are caught up, on a thread of its own:
+ * nothing reaches a sink before its events are durable, and the next
+ * commit need not wait for the sinks. Groups reach the sinks in order:
+ * the previous group's hand-over (before) ends first. The sinks are used
+ * by one thread at a time: this one does not touch them until the
+ * hand-over is waited for.
+ */
+static void
+feed_start(struct agg *a, struct group *g, struct group *before)
+{
+	feed_wait(before);
+	if (!hot_usable(g))
+		return;
+	g->agg = a;
+	g->feeding = pthread_create(&g->feed_th, NULL, feed_hot, g) == 0;
+	if (!g->feeding)
+		feed_hot(g);
 }
 
 static void *
 commit_thread(void *arg)
 {
 	struct group *g = arg;
-	struct agg *a = g->agg;
 
-	g->commit_rc = mm_spool_commit(a->spool);
-	if (g->commit_rc == MM_OK && g->feed != 0)
-		feed_hot(a, g);
+	g->commit_rc = mm_spool_commit(g->agg->spool);
 	return NULL;
 }
 
 /*
- * Start committing the group on a short-lived thread of its own. After the
- * commit (WAL writes and fsync) that thread hands the group, with the JSON
- * lines rendered while checking, to the sinks that are caught up: nothing
- * reaches a sink before its events are durable. Meanwhile this thread
- * receives and checks the next group, which needs neither the spool nor
- * the sinks: each is used by one thread at a time, and this one does not
- * touch them until commit_wait().
+ * Start committing the group (WAL writes and fsync) on a short-lived
+ * thread of its own. Meanwhile this thread receives and checks the next
+ * group, which needs no spool: the spool is used by one thread at a time,
+ * and this one does not touch it until commit_wait().
  */
 static void
 commit_start(struct agg *a, struct group *g)
 {
-	int64_t now = mm_agg_now_ms();
-	size_t k;
-
 	g->agg = a;
 	g->commit_rc = MM_OK;
-	g->feed = 0;
-	if (hot_usable(g))
-		for (k = 0; k < a->nsinks; k++)
-			if (hot_takes(g, &a->sinks[k], now))
-				g->feed |= 1u << k;
 	g->committing = pthread_create(&g->th, NULL, commit_thread, g) == 0;
 	if (!g->committing)
 		commit_thread(g);
@@ -324,41 +357,43 @@ commit_wait(struct group *g)
 	return g->commit_rc;
 }
 
-/* Room for n more checked events in the group. */
+/* Room for n more checked events in the part. */
 static int
-group_reserve(struct group *g, size_t n)
+part_reserve(struct part *pt, size_t n)
 {
-	size_t cap = g->cap ? g->cap : 4096;
+	size_t cap = pt->cap ? pt->cap : 4096;
 	struct mm_spool_item *items;
 	struct mm_event_view *views;
 	size_t *offs, *roffs;
 
-	if (g->nitems + n <= g->cap)
+	if (pt->nitems + n <= pt->cap)
 		return MM_OK;
-	while (cap < g->nitems + n)
+	while (cap < pt->nitems + n)
 		cap *= 2;
-	if ((items = realloc(g->items, cap * sizeof(*items))) != NULL)
-		g->items = items;
-	if ((views = realloc(g->views, cap * sizeof(*views))) != NULL)
-		g->views = views;
-	if ((offs = realloc(g->json_off, cap * sizeof(*offs))) != NULL)
-		g->json_off = offs;
-	if ((roffs = realloc(g->rec_off, cap * sizeof(*roffs))) != NULL)
-		g->rec_off = roffs;
+	if ((items = realloc(pt->items, cap * sizeof(*items))) != NULL)
+		pt->items = items;
+	if ((views = realloc(pt->views, cap * sizeof(*views))) != NULL)
+		pt->views = views;
+	if ((offs = realloc(pt->json_off, cap * sizeof(*offs))) != NULL)
+		pt->json_off = offs;
+	if ((roffs = realloc(pt->rec_off, cap * sizeof(*roffs))) != NULL)
+		pt->rec_off = roffs;
 	if (items == NULL || views == NULL || offs == NULL || roffs == NULL)
 		return MM_ERR_NOMEM;
-	g->cap = cap;
+	pt->cap = cap;
 	return MM_OK;
 }
 
 /*
  * Check one batch (no spool yet): parse it, check each event as the decoder
  * would and render its JSON line when a sink wants it. The good events go
- * to the group's items; the rejected ones are noted by index for the ack.
+ * to the part's items; the rejected ones are noted by index for the ack.
+ * Touches only the batch, the part and the read-only want_json: two parts
+ * are checked at once.
  */
 static int
-check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *data, size_t len,
-            int extra_frames)
+check_batch(const struct agg *a, struct part *pt, struct pending *p, const uint8_t *data,
+            size_t len, int extra_frames)
 {
 	struct mm_wire_batch b;
 	struct mm_wire_iter it;
@@ -371,8 +406,9 @@ check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *da
 	p->nrej = 0;
 	p->reason = NULL;
 	p->mod = NULL;
+	p->module[0] = '\0';
 	p->stored = p->dups = 0;
-	p->first = g->nitems;
+	p->first = pt->nitems;
 	p->n = 0;
 	p->batch_id = len >= 12 ? (uint64_t)data[4] | (uint64_t)data[5] << 8 |
 	                                  (uint64_t)data[6] << 16 | (uint64_t)data[7] << 24 |
@@ -380,56 +416,58 @@ check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *da
 	                                  (uint64_t)data[10] << 48 | (uint64_t)data[11] << 56
 	                        : 0;
 	if (extra_frames) {
-		a->c.malformed_msgs++;
+		pt->malformed++;
 		p->reason = "one frame per batch expected";
 		return MM_OK;
 	}
 	if (len > MM_WIRE_MAX_BATCH_BYTES) {
-		a->c.oversized_msgs++;
+		pt->oversized++;
 		p->reason = "batch larger than the limit";
 		return MM_OK;
 	}
 	rc = mm_wire_parse_batch(&b, data, len);
 	if (rc != MM_OK) {
 		if (rc == MM_ERR_TOOBIG)
-			a->c.oversized_msgs++;
+			pt->oversized++;
 		else
-			a->c.malformed_msgs++;
+			pt->malformed++;
 		p->reason = rc == MM_ERR_TOOBIG ? "event larger than the limit" : "malformed batch";
 		return MM_OK;
 	}
-	if ((rc = group_reserve(g, b.count)) != MM_OK)
+	if ((rc = part_reserve(pt, b.count)) != MM_OK)
 		return rc;
-	p->mod = module_get(a, b.module);
+	memcpy(p->module, b.module, sizeof(p->module));
 	p->count = b.count;
 	p->bytes = b.events_len;
 	mm_wire_iter_init(&it, &b);
 	while (mm_wire_iter_next(&it, &ev, &evlen)) {
-		size_t k = g->nitems;
-		struct mm_event_view *v = &g->views[k];
-		int json = a->want_json && !g->hot_off;
+		size_t k = pt->nitems;
+		struct mm_event_view *v = &pt->views[k];
+		int json = a->want_json && !pt->json_off_limit;
 
 		/* The decoder's checks in one pass, without building the
 		 * event, rendering its JSON line on the way. */
-		g->json_off[k] = g->json.len;
-		if (mm_event_check(v, ev, evlen, json ? &g->json : NULL) != MM_OK ||
-		    (json && mm_buf_putc(&g->json, '\n') != MM_OK)) {
-			g->json.len = g->json_off[k];
+		pt->json_off[k] = pt->json.len;
+		if (mm_event_check(v, ev, evlen, json ? &pt->json : NULL) != MM_OK ||
+		    (json && mm_buf_putc(&pt->json, '\n') != MM_OK)) {
+			pt->json.len = pt->json_off[k];
 			p->rej[p->nrej++] = idx++;
 			continue;
 		}
-		if (g->json.len > HOT_MAX_BYTES)
-			g->hot_off = 1; /* sinks will read this group from the spool */
-		g->rec_off[k] = g->recs.len;
-		if (mm_buf_reserve(&g->recs, MM_SPOOL_REC_SIZE(evlen)) != MM_OK)
+		/* Past half the limit (a part is half a group), sinks will
+		 * read this group from the spool. */
+		if (pt->json.len > HOT_MAX_BYTES / 2)
+			pt->json_off_limit = 1;
+		pt->rec_off[k] = pt->recs.len;
+		if (mm_buf_reserve(&pt->recs, MM_SPOOL_REC_SIZE(evlen)) != MM_OK)
 			return MM_ERR_NOMEM;
-		mm_spool_record(g->recs.data + g->recs.len, v->kind, v->sev, ev, evlen);
-		g->recs.len += MM_SPOOL_REC_SIZE(evlen);
-		g->items[k].kind = v->kind;
-		g->items[k].sev = v->sev;
-		g->items[k].data = ev;
-		g->items[k].len = evlen;
-		g->nitems++;
+		mm_spool_record(pt->recs.data + pt->recs.len, v->kind, v->sev, ev, evlen);
+		pt->recs.len += MM_SPOOL_REC_SIZE(evlen);
+		pt->items[k].kind = v->kind;
+		pt->items[k].sev = v->sev;
+		pt->items[k].data = ev;
+		pt->items[k].len = evlen;
+		pt->nitems++;
 		p->n++;
 		idx++;
 	}
@@ -441,7 +479,8 @@ check_batch(struct agg *a, struct group *g, struct pending *p, const uint8_t *da
 static int
 store_batch(struct agg *a, struct group *g, struct pending *p)
 {
-	struct mm_spool_item *items = g->items + p->first;
+	struct part *pt = &g->parts[p->part];
+	struct mm_spool_item *items = pt->items + p->first;
 	uint64_t dropped = 0, first = 0;
 	size_t i, stored = 0;
 	int rc;
@@ -461,11 +500,12 @@ store_batch(struct agg *a, struct group *g, struct pending *p)
 	}
 	if (rc != MM_OK)
 		return rc;
-	/* The views and records do not move any more: point at them. */
+	/* The views, records and lines do not move any more: point at
+	 * them. */
 	for (i = 0; i < p->n; i++) {
-		items[i].id = g->views[p->first + i].id;
-		items[i].idb = g->views[p->first + i].idb;
-		items[i].rec = g->recs.data + g->rec_off[p->first + i];
+		items[i].id = pt->views[p->first + i].id;
+		items[i].idb = pt->views[p->first + i].idb;
+		items[i].rec = pt->recs.data + pt->rec_off[p->first + i];
 	}
 	rc = mm_spool_put_batch(a->spool, items, p->n, a->dupf, &first, &stored);
 	if (rc != MM_OK)
@@ -479,8 +519,9 @@ store_batch(struct agg *a, struct group *g, struct pending *p)
 		}
 		p->stored++;
 		/* A line ends where the next one starts. */
-		keep_hot(g, first++, &items[i], g->json_off[k],
-		         (k + 1 < g->nitems ? g->json_off[k + 1] : g->json.len) - g->json_off[k]);
+		keep_hot(g, first++, &items[i], pt->json.data + pt->json_off[k],
+		         (k + 1 < pt->nitems ? pt->json_off[k + 1] : pt->json.len) -
+		                 pt->json_off[k]);
 	}
 	return MM_OK;
 }
@@ -542,21 +583,80 @@ receive_group(struct agg *a, struct group *g)
 	return g->n;
 }
 
-/* Check every batch of a received group. */
+struct check_job {
+	const struct agg *a;
+	struct group *g;
+	int part;
+	size_t from, to; /* batches */
+};
+
+/* Check the batches [from, to) into one part of the group. */
+static void *
+check_part(void *arg)
+{
+	struct check_job *j = arg;
+	struct part *pt = &j->g->parts[j->part];
+	size_t i;
+
+	pt->nitems = 0;
+	pt->json_off_limit = 0;
+	pt->malformed = pt->oversized = 0;
+	pt->rc = MM_OK;
+	mm_buf_reset(&pt->json);
+	mm_buf_reset(&pt->recs);
+	for (i = j->from; i < j->to && pt->rc == MM_OK; i++) {
+		struct pending *p = &j->g->pend[i];
+
+		p->part = j->part;
+		pt->rc = check_batch(j->a, pt, p, zmq_msg_data(&j->g->msgs[i]),
+		                     zmq_msg_size(&j->g->msgs[i]), p->status);
+	}
+	return NULL;
+}
+
+/*
+ * Check every batch of a received group. A large one is cut in two by
+ * bytes, and the second half is checked on a thread of its own meanwhile:
+ * checking is most of this thread's work per event, and it needs nothing
+ * but the batches.
+ */
 static int
 check_group(struct agg *a, struct group *g)
 {
-	size_t i;
-	int rc = MM_OK;
+	struct check_job jobs[2] = {{a, g, 0, 0, g->n}, {a, g, 1, g->n, g->n}};
+	size_t i, bytes = 0, total = 0;
+	pthread_t th;
+	int helper = 0, rc = MM_OK, k;
 
-	g->nitems = 0;
 	g->hot_off = 0;
 	drop_hot(g);
-	mm_buf_reset(&g->json);
-	mm_buf_reset(&g->recs);
-	for (i = 0; i < g->n && rc == MM_OK; i++)
-		rc = check_batch(a, g, &g->pend[i], zmq_msg_data(&g->msgs[i]),
-		                 zmq_msg_size(&g->msgs[i]), g->pend[i].status);
+	for (i = 0; i < g->n; i++)
+		total += zmq_msg_size(&g->msgs[i]);
+	if (g->n >= 2 && total >= SPLIT_MIN_BYTES) {
+		for (i = 0; i < g->n - 1 && bytes < total / 2; i++)
+			bytes += zmq_msg_size(&g->msgs[i]);
+		jobs[0].to = jobs[1].from = i;
+		helper = pthread_create(&th, NULL, check_part, &jobs[1]) == 0;
+	}
+	g->split = jobs[0].to;
+	check_part(&jobs[0]);
+	if (helper)
+		pthread_join(th, NULL);
+	else
+		check_part(&jobs[1]);
+	for (k = 0; k < 2; k++) {
+		struct part *pt = &g->parts[k];
+
+		a->c.malformed_msgs += pt->malformed;
+		a->c.oversized_msgs += pt->oversized;
+		g->hot_off |= pt->json_off_limit;
+		if (pt->rc != MM_OK)
+			rc = pt->rc;
+	}
+	/* The module table is this thread's. */
+	for (i = 0; i < g->n; i++)
+		if (g->pend[i].status == MM_WIRE_OK)
+			g->pend[i].mod = module_get(a, g->pend[i].module);
 	return rc;
 }
 
@@ -579,8 +679,7 @@ store_group(struct agg *a, struct group *g)
 	return MM_OK;
 }
 
-/* After the commit (and the sinks' hot feed) or a failure (rc): ack every
- * batch and let the messages go. */
+/* After the commit or a failure (rc): ack every batch. */
 static void
 finish_group(struct agg *a, struct group *g, int rc)
 {
@@ -609,36 +708,57 @@ finish_group(struct agg *a, struct group *g, int rc)
 		}
 		send_ack(a, p);
 	}
-	drop_hot(g);
-	for (i = 0; i < g->n; i++)
-		zmq_msg_close(&g->msgs[i]);
-	g->n = 0;
 	if (rc != MM_OK) {
 		a->c.spool_errors++;
 		mm_log_host(MM_LOG_ERROR, "aggregator", "spool write failed: %s", mm_strerror(rc));
 	}
 }
 
+/* Once the sinks have the group (or will read it from the spool), its
+ * messages go. */
+static void
+release_group(struct group *g)
+{
+	size_t i;
+
+	feed_wait(g);
+	drop_hot(g);
+	for (i = 0; i < g->n; i++)
+		zmq_msg_close(&g->msgs[i]);
+	g->n = 0;
+}
+
 /*
  * Receive what is waiting and store it, a group (up to MAX_GROUP batches)
- * per commit, acknowledging each group after its commit. While one group
- * commits, the next one is received and checked: the two halves of the work
- * (checking on this thread, writing and fsync on the commit's) overlap
- * during a burst. Returns with no commit running, so that the caller may
- * use the spool; a burst is bounded so that sinks and timers get their turn.
+ * per commit, acknowledging each group after its commit. During a burst
+ * three groups are under way at once: one is received and checked here
+ * (on two threads when large), the one before commits, and the one before
+ * that is handed to the sinks. Returns with no commit or hand-over
+ * running, so that the caller may use the spool and the sinks; a burst is
+ * bounded so that sinks and timers get their turn.
  */
 static void
 ingest(struct agg *a)
 {
-	struct group *prev = NULL, *cur = &a->groups[0];
+	struct group *prev = NULL, *fed = NULL, *cur;
+	size_t at = 0, k;
 	int round, rc;
 
 	for (round = 0; round < INGEST_ROUNDS; round++) {
-		size_t n = receive_group(a, cur);
+		size_t n;
 
+		cur = &a->groups[at];
+		release_group(cur);
+		n = receive_group(a, cur);
 		rc = n > 0 ? check_group(a, cur) : MM_OK;
 		if (prev != NULL) {
-			finish_group(a, prev, commit_wait(prev));
+			int prc = commit_wait(prev);
+
+			finish_group(a, prev, prc);
+			if (prc == MM_OK) {
+				feed_start(a, prev, fed);
+				fed = prev;
+			}
 			prev = NULL;
 		}
 		if (n == 0)
@@ -650,10 +770,16 @@ ingest(struct agg *a)
 			continue;
 		}
 		prev = cur;
-		cur = cur == &a->groups[0] ? &a->groups[1] : &a->groups[0];
+		at = (at + 1) % NGROUPS;
 	}
-	if (prev != NULL)
-		finish_group(a, prev, commit_wait(prev));
+	if (prev != NULL) {
+		rc = commit_wait(prev);
+		finish_group(a, prev, rc);
+		if (rc == MM_OK)
+			feed_start(a, prev, fed);
+	}
+	for (k = 0; k < NGROUPS; k++)
+		release_group(&a->groups[k]);
 }
 
 struct read_ctx {
@@ -1167,7 +1293,7 @@ open_everything(struct agg *a)
 	}
 	if (strncmp(a->conf.endpoint, "ipc://", 6) == 0)
 		share_socket(a, a->conf.endpoint + 6);
-	for (i = 0; i < 2 * MAX_GROUP; i++) {
+	for (i = 0; i < NGROUPS * MAX_GROUP; i++) {
 		struct pending *p = &a->groups[i / MAX_GROUP].pend[i % MAX_GROUP];
 
 		p->rej = calloc(MM_WIRE_MAX_BATCH_EVENTS, sizeof(uint32_t));
@@ -1198,19 +1324,23 @@ close_everything(struct agg *a)
 	if (a->conf.endpoint[0] && strncmp(a->conf.endpoint, "ipc://", 6) == 0 && a->spool)
 		unlink(a->conf.endpoint + 6);
 	mm_spool_close(a->spool);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < NGROUPS; i++) {
 		struct group *g = &a->groups[i];
 		size_t k;
 
 		for (k = 0; k < MAX_GROUP; k++)
 			free(g->pend[k].rej);
 		free(g->hot);
-		free(g->items);
-		free(g->views);
-		free(g->json_off);
-		free(g->rec_off);
-		mm_buf_free(&g->json);
-		mm_buf_free(&g->recs);
+		for (k = 0; k < 2; k++) {
+			struct part *pt = &g->parts[k];
+
+			free(pt->items);
+			free(pt->views);
+			free(pt->json_off);
+			free(pt->rec_off);
+			mm_buf_free(&pt->json);
+			mm_buf_free(&pt->recs);
+		}
 	}
 	free(a->dupf);
 	if (a->lock_fd > 0)

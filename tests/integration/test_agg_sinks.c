@@ -3,7 +3,9 @@
  * hot path while the aggregator checks them, and from the spool after a
  * restart. Either way the file and stdout sinks must write exactly the line
  * `mimamori events tail` renders from the decoded event, and every event
- * exactly once, also when duplicates were dropped from between them.
+ * exactly once, also when duplicates were dropped from between them, and
+ * when a burst waiting for the aggregator arrives at once (a group large
+ * enough to be checked in two parts on two threads).
  */
 #include <check.h>
 #include <stdio.h>
@@ -14,9 +16,11 @@
 #include "agg_testlib.h"
 
 #define N 1500
+#define N_BURST 10000
 
-static void
-produce(struct agg_env *e, const char *module, const char *pad, const char *dup_every)
+static pid_t
+produce_start(struct agg_env *e, const char *module, int count, const char *pad,
+              const char *dup_every)
 {
 	char ids[400], prog[400], n[16];
 	const char *a[] = {"produce", e->endpoint, module,        n,         ids, prog,
@@ -24,8 +28,14 @@ produce(struct agg_env *e, const char *module, const char *pad, const char *dup_
 
 	snprintf(ids, sizeof(ids), "%s/ids-%s", e->root, module);
 	snprintf(prog, sizeof(prog), "%s/prog-%s", e->root, module);
-	snprintf(n, sizeof(n), "%d", N);
-	ck_assert_int_eq(agg_wait(agg_spawn(e, "prod.log", a), 60000), 0);
+	snprintf(n, sizeof(n), "%d", count);
+	return agg_spawn(e, "prod.log", a);
+}
+
+static void
+produce(struct agg_env *e, const char *module, const char *pad, const char *dup_every)
+{
+	ck_assert_int_eq(agg_wait(produce_start(e, module, N, pad, dup_every), 60000), 0);
 }
 
 /* JSON lines only: the log also holds the aggregator's own messages. */
@@ -104,7 +114,7 @@ START_TEST(test_hot_and_cold_lines_match_tail)
 	struct agg_lines file, out, tail;
 	char body[800], path[400];
 	const char *ta[] = {"events", NULL, "tail", NULL};
-	pid_t agg;
+	pid_t agg, burst;
 
 	/* No sink: the first events stay in the spool, undelivered. */
 	agg_env_init(&e, "sinks = { file = { enabled = false; }; };");
@@ -128,6 +138,16 @@ START_TEST(test_hot_and_cold_lines_match_tail)
 	ck_assert_int_ge(agg_wait_stat(&e, "sinks.stdout.events", 3 * N, 30000), 3 * N);
 	ck_assert_int_eq(agg_stop(agg), 0);
 
+	/* A burst queued while the aggregator is away: once it is back,
+	 * the producer sends every batch its window allows at once. */
+	burst = produce_start(&e, "burst", N_BURST, "300", "5");
+	sleep(1);
+	agg = agg_start_aggregator(&e);
+	ck_assert_int_eq(agg_wait(burst, 60000), 0);
+	ck_assert_int_ge(agg_wait_stat(&e, "sinks.file.events", N_BURST, 30000), N_BURST);
+	ck_assert_int_ge(agg_wait_stat(&e, "sinks.stdout.events", N_BURST, 30000), N_BURST);
+	ck_assert_int_eq(agg_stop(agg), 0);
+
 	ta[1] = e.conf;
 	snprintf(path, sizeof(path), "%s/tail.out", e.root);
 	ck_assert_int_eq(agg_wait(agg_spawn(&e, "tail.out", ta), 30000), 0);
@@ -142,6 +162,8 @@ START_TEST(test_hot_and_cold_lines_match_tail)
 	ck_assert_uint_eq(count_marks(&out, "MARK-dup-"), N);
 	ck_assert_uint_eq(count_marks(&out, "MARK-cold-"), N);
 	ck_assert_uint_eq(count_marks(&out, "MARK-hot-"), N);
+	ck_assert_uint_eq(count_marks(&file, "MARK-burst-"), N_BURST);
+	ck_assert_uint_eq(count_marks(&out, "MARK-burst-"), N_BURST);
 	ck_assert_uint_eq(match_tail(&file, &tail), file.n);
 	ck_assert_uint_eq(match_tail(&out, &tail), out.n);
 	agg_lines_free(&file);
