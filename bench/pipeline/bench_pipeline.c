@@ -333,7 +333,7 @@ median(double *v, int n)
 int
 main(int argc, char **argv)
 {
-	char dir[400];
+	char dir[400], sock[450];
 	const char *base = getenv("MM_BENCH_DIR");
 	double bare[MAX_ROUNDS], pipe[MAX_ROUNDS], ratio[MAX_ROUNDS];
 	struct pass p[MAX_ROUNDS], *m;
@@ -408,6 +408,8 @@ main(int argc, char **argv)
 	for (i = 0; i < nev; i++)
 		mm_buf_free(&payloads[i]);
 	free(payloads);
+	snprintf(sock, sizeof(sock), "%s/bare.sock", dir);
+	unlink(sock);
 	rmdir(dir);
 	return failed;
 }
