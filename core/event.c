@@ -467,6 +467,33 @@ is_uuid(const char *str, size_t len)
 	return (int)(ok & 1);
 }
 
+/* Lower-case hex digits' values with 0x10 set; 0 for every other byte. */
+static const uint8_t hex_lower_val[256] = {
+        ['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
+        ['6'] = 0x16, ['7'] = 0x17, ['8'] = 0x18, ['9'] = 0x19, ['a'] = 0x1a, ['b'] = 0x1b,
+        ['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f,
+};
+
+/* is_uuid() and uuid_bytes() in one pass, for the check of every event the
+ * aggregator receives: 1 and the 16 bytes in out for a UUID text, else 0. */
+static int
+uuid_scan(uint8_t out[16], const char *str, size_t len)
+{
+	const uint8_t *s = (const uint8_t *)str;
+	unsigned ok = 0x10;
+
+	if (len != MM_EVENT_ID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+		return 0;
+	for (size_t i = 0; i < 16; i++) {
+		unsigned hi = hex_lower_val[s[uuid_digit_at[2 * i]]];
+		unsigned lo = hex_lower_val[s[uuid_digit_at[2 * i + 1]]];
+
+		ok &= hi & lo;
+		out[i] = (uint8_t)((hi & 15) << 4 | (lo & 15));
+	}
+	return ok != 0;
+}
+
 /* The 16 bytes of a UUID text is_uuid() accepted. */
 static void
 uuid_bytes(uint8_t out[16], const char *str)
@@ -1853,18 +1880,21 @@ plain8(uint64_t w)
  * character as \u00XX; a bad byte at most one 3-byte U+FFFD), so one
  * reservation covers the whole string and the loop writes without checks.
  * Printable ASCII, nearly everything an event holds, is copied as it is.
+ * Returns 1 when the string held a NUL byte (which the one-pass check
+ * rejects, having left the search for it to this loop), else 0.
  */
-static void
+static int
 put_json_str(struct out *o, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const uint8_t *s = (const uint8_t *)str;
 	uint8_t *d, *d0;
 	size_t i = 0;
+	int nul = 0;
 
 	d0 = d = room(o, 6 * len + 2);
 	if (d == NULL)
-		return;
+		return 0;
 	*d++ = '"';
 	while (i < len) {
 		size_t n, bad;
@@ -1910,6 +1940,7 @@ put_json_str(struct out *o, const char *str, size_t len)
 				*d++ = 'f';
 				break;
 			default:
+				nul |= c == 0;
 				memcpy(d, "u00", 3);
 				d[3] = (uint8_t)hex[c >> 4];
 				d[4] = (uint8_t)hex[c & 15];
@@ -1949,6 +1980,7 @@ put_json_str(struct out *o, const char *str, size_t len)
 	}
 	*d++ = '"';
 	o->b->len += (size_t)(d - d0);
+	return nul;
 }
 
 /* Decimal digits of v at d (room for 20 bytes); returns their count. */
@@ -2290,8 +2322,15 @@ scan_map(struct scan *r, uint64_t n, int depth, const struct field *f)
 		const char *k;
 		size_t klen;
 
-		if (scan_str(r, &k, &klen) != MM_OK ||
-		    map_key(table, root && i == 0, k, klen, &hint, &seen, &cf, &rank) != MM_OK)
+		/* Keys are short: a fixstr is read here. */
+		if (r->p < r->end && (*r->p & 0xe0) == 0xa0 &&
+		    (size_t)(r->end - r->p) > (size_t)(*r->p & 0x1f)) {
+			klen = *r->p & 0x1f;
+			k = (const char *)r->p + 1;
+			r->p += 1 + klen;
+		} else if (scan_str(r, &k, &klen) != MM_OK)
+			return MM_ERR_PARSE;
+		if (map_key(table, root && i == 0, k, klen, &hint, &seen, &cf, &rank) != MM_OK)
 			return MM_ERR_PARSE;
 		if (cf == NULL) {
 			for (j = 0; j < nother; j++)
@@ -2305,18 +2344,22 @@ scan_map(struct scan *r, uint64_t n, int depth, const struct field *f)
 		last = rank;
 		if (r->o != NULL && !(root && i == 0)) {
 			/* The root's "v" was written with its brace. */
-			if (i > 0)
-				put_c(r->o, ',');
+			size_t comma = i > 0;
+
 			if (cf != NULL) {
-				uint8_t *d = room(r->o, klen + 3);
+				uint8_t *d = room(r->o, comma + klen + 3);
 				if (d != NULL) {
+					d[0] = ',';
+					d += comma;
 					d[0] = '"';
 					memcpy(d + 1, k, klen);
 					d[klen + 1] = '"';
 					d[klen + 2] = ':';
-					r->o->b->len += klen + 3;
+					r->o->b->len += comma + klen + 3;
 				}
 			} else {
+				if (comma)
+					put_c(r->o, ',');
 				put_json_str(r->o, k, klen);
 				put_c(r->o, ':');
 			}
@@ -2411,7 +2454,10 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 			r->p += 1 + len;
 		} else if (scan_str(r, &s, &len) != MM_OK)
 			return MM_ERR_PARSE;
-		if (memchr(s, '\0', len) != NULL)
+		/* A string that is rendered is searched for NUL bytes while
+		 * it is copied. */
+		if ((r->o == NULL || (depth == 2 && rank == RANK_V)) &&
+		    memchr(s, '\0', len) != NULL)
 			return MM_ERR_PARSE;
 		v.type = T_STR;
 		v.u.s.p = (char *)s;
@@ -2429,13 +2475,19 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 		r->p = rd.p;
 	}
 got:
-	if (f != NULL && !leaf_ok(f, &v))
+	if (r->view != NULL && depth == 2 && rank == RANK_ID && v.type == T_STR) {
+		/* leaf_ok()'s is_uuid() and the bytes in one pass. */
+		if (!uuid_scan(r->view->idb, v.u.s.p, v.u.s.len))
+			return MM_ERR_PARSE;
+		memcpy(r->view->id, v.u.s.p, MM_EVENT_ID_LEN);
+	} else if (f != NULL && f->check == 0 && (f->type == F_STR || f->type == F_INT)) {
+		/* leaf_ok() for the plain fields, most of them. */
+		if (v.type != (f->type == F_STR ? T_STR : T_INT))
+			return MM_ERR_PARSE;
+	} else if (f != NULL && !leaf_ok(f, &v))
 		return MM_ERR_PARSE;
 	if (r->view != NULL && depth == 2) {
-		if (rank == RANK_ID) {
-			memcpy(r->view->id, v.u.s.p, MM_EVENT_ID_LEN);
-			uuid_bytes(r->view->idb, v.u.s.p);
-		} else if (rank == RANK_KIND)
+		if (rank == RANK_KIND)
 			r->view->kind = kind_parse(v.u.s.p, v.u.s.len);
 		else if (rank == RANK_SEV)
 			r->view->sev = (int)v.u.i;
@@ -2444,6 +2496,8 @@ got:
 		return MM_OK;
 	if ((rank == RANK_TS || rank == RANK_FIRST_TS) && depth == 2 && v.type == T_INT)
 		put_rfc3339(r->o, v.u.i);
+	else if (v.type == T_STR)
+		return put_json_str(r->o, v.u.s.p, v.u.s.len) ? MM_ERR_PARSE : MM_OK;
 	else
 		put_json_val(r->o, &v);
 	return MM_OK;

@@ -277,6 +277,61 @@ START_TEST(test_check_repeated_maps)
 }
 END_TEST
 
+/* Patch the first occurrence of what in the encoded bytes. */
+static void
+patch(struct mm_buf *b, const char *what, const char *with)
+{
+	size_t n = strlen(what), i;
+
+	for (i = 0; i + n <= b->len; i++)
+		if (memcmp(b->data + i, what, n) == 0) {
+			memcpy(b->data + i, with, n);
+			return;
+		}
+	ck_abort_msg("%s not in the encoding", what);
+}
+
+/* The one-pass check leaves the search for NUL bytes in rendered strings
+ * to the renderer and reads the id's bytes while checking it: a NUL in a
+ * rendered value, in a free-form key or in an unrendered check, and an id
+ * in upper case, are rejected as the decoder rejects them, and the line
+ * buffer is left as it was. */
+START_TEST(test_check_rejects_like_decoder)
+{
+	static const char *const from[] = {"office-wifi", "office-wifi", "ssid", "ips.scan"};
+	static const char *const to[] = {"office\0wifi", "office-wif\0", "s\0id", "\0ps.scan"};
+	struct mm_event *ev = full_event(), *d = NULL;
+	struct mm_buf e = MM_BUF_INIT, line = MM_BUF_INIT;
+	struct mm_event_view v;
+	char up[MM_EVENT_ID_LEN + 1];
+	size_t i, k;
+
+	for (i = 0; i <= sizeof(from) / sizeof(from[0]); i++) {
+		mm_buf_reset(&e);
+		encode(ev, &e);
+		if (i < sizeof(from) / sizeof(from[0])) {
+			patch(&e, from[i], to[i]);
+		} else {
+			/* The id in upper case. */
+			memcpy(up, mm_event_id(ev), sizeof(up));
+			for (k = 0; k < MM_EVENT_ID_LEN; k++)
+				if (up[k] >= 'a' && up[k] <= 'f')
+					up[k] = (char)(up[k] - 'a' + 'A');
+			patch(&e, mm_event_id(ev), up);
+		}
+		ck_assert_int_eq(mm_event_decode(&d, e.data, e.len), MM_ERR_PARSE);
+		mm_buf_reset(&line);
+		ck_assert_int_eq(mm_buf_append(&line, "x", 1), MM_OK);
+		ck_assert_int_eq(mm_event_check(&v, e.data, e.len, &line), MM_ERR_PARSE);
+		ck_assert_uint_eq(line.len, 1);
+		ck_assert_int_eq(mm_event_check(&v, e.data, e.len, NULL), MM_ERR_PARSE);
+	}
+	mm_buf_free(&e);
+	mm_buf_free(&line);
+	mm_event_free(ev);
+}
+END_TEST
+
 START_TEST(test_double_roundtrip)
 {
 	static const double values[] = {
@@ -904,6 +959,7 @@ suite(void)
 	tcase_add_test(tc, test_encoding_order);
 	tcase_add_test(tc, test_json_exact);
 	tcase_add_test(tc, test_check_repeated_maps);
+	tcase_add_test(tc, test_check_rejects_like_decoder);
 	tcase_add_test(tc, test_double_roundtrip);
 	tcase_add_test(tc, test_pretty);
 	tcase_add_test(tc, test_schema_setters);
