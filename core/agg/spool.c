@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,7 +45,6 @@ struct idslot {
 struct idset {
 	struct idslot *t;
 	size_t cap, used; /* used: non-empty slots, dead ones included */
-	size_t mapped;    /* bytes mapped for t, or 0 when t is from calloc() */
 	uint64_t key;
 };
 
@@ -197,52 +195,6 @@ live(const struct mm_spool *s, uint64_t seq)
 
 static int idset_rehash(struct mm_spool *s, size_t want);
 
-#define HUGE_PAGE (2u << 20)
-
-/*
- * A zeroed slot table. One of 2 MiB or more is mapped on its own and
- * asks for transparent huge pages: lookups land anywhere in it, so with
- * 4 KiB pages nearly each one missed the TLB, and a fresh table took two
- * faults per page (reading the zero page, then the write), 84% of the
- * aggregator's page faults during a burst. Without huge pages it still
- * works, as before.
- */
-static struct idslot *
-slots_alloc(size_t cap, size_t *mapped)
-{
-	size_t bytes = cap * sizeof(struct idslot), len;
-	uint8_t *m, *at;
-
-	*mapped = 0;
-	if (bytes < HUGE_PAGE)
-		return calloc(cap, sizeof(struct idslot));
-	bytes = (bytes + HUGE_PAGE - 1) & ~(size_t)(HUGE_PAGE - 1);
-	len = bytes + HUGE_PAGE;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	/* Keep a 2 MiB-aligned stretch, give the rest back. */
-	at = (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-	if (at > m)
-		munmap(m, (size_t)(at - m));
-	if (m + len > at + bytes)
-		munmap(at + bytes, (size_t)(m + len - (at + bytes)));
-#ifdef MADV_HUGEPAGE
-	madvise(at, bytes, MADV_HUGEPAGE);
-#endif
-	*mapped = bytes;
-	return (struct idslot *)(void *)at;
-}
-
-static void
-slots_free(struct idslot *t, size_t mapped)
-{
-	if (mapped > 0)
-		munmap(t, mapped);
-	else
-		free(t);
-}
-
 /* 1 when id is live in the set; else it is added with seq (if seq != 0)
  * and 0 returned. Negative on allocation failure. */
 static int
@@ -293,7 +245,7 @@ idset_rehash(struct mm_spool *s, size_t want)
 		want = live_n + 1;
 	while (cap < want * 2)
 		cap *= 2;
-	set->t = slots_alloc(cap, &set->mapped);
+	set->t = calloc(cap, sizeof(*set->t));
 	if (set->t == NULL) {
 		*set = old;
 		return MM_ERR_NOMEM;
@@ -312,7 +264,7 @@ idset_rehash(struct mm_spool *s, size_t want)
 		set->t[k] = *e;
 		set->used++;
 	}
-	slots_free(old.t, old.mapped);
+	free(old.t);
 	return MM_OK;
 }
 
@@ -894,7 +846,7 @@ mm_spool_close(struct mm_spool *s)
 	sqlite3_finalize(s->cur_get);
 	sqlite3_finalize(s->cur_set);
 	sqlite3_close(s->db);
-	slots_free(s->ids.t, s->ids.mapped);
+	free(s->ids.t);
 	mm_buf_free(&s->data);
 	mm_buf_free(&s->idbuf);
 	mm_buf_free(&s->parsed);

@@ -251,9 +251,9 @@ START_TEST(test_prepared_records)
 }
 END_TEST
 
-/* Enough ids that the dedup set outgrows 2 MiB and moves to its own
- * mapping: every one is still found, before and after a reopen (which
- * rebuilds the set from the rows). */
+/* Enough ids that the dedup set is resized many times (to 256K slots):
+ * every one is still found, before and after a reopen (which rebuilds the
+ * set from the rows). */
 START_TEST(test_large_dedup_set)
 {
 	enum { N = 120000, B = 4000 };
