@@ -208,11 +208,12 @@ static int idset_rehash(struct mm_spool *s, size_t want);
 /*
  * A burst grows the set by doubling, and the first write to each page of
  * a new table costs the kernel (and, on a virtual machine, the host) a
- * page fault: on the VM the benchmarks run on, about 18 us per page, 0.11-0.14 s of the
- * storing thread per 200,000 new ids. So once the set is 40% full, the
- * table it will grow into is allocated and each of its pages written once
- * on a short-lived thread, while storing goes on; the rehash then finds
- * it ready. Only that thread touches the spare until it is joined.
+ * page fault: about 18 us per page on the VM the benchmarks run on, or
+ * 0.11-0.14 s of the storing thread per 200,000 new ids. So once the set
+ * is 40% full, the table it will grow into is allocated and each of its
+ * pages written once on a short-lived thread, while storing goes on; the
+ * rehash then finds it ready. Only that thread touches the spare until it
+ * is joined.
  */
 static void *
 spare_fill(void *arg)
