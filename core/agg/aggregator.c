@@ -37,7 +37,7 @@
 #include "wire.h"
 #include "zsock.h"
 
-#define MAX_GROUP 64 /* batches received before one commit */
+#define MAX_GROUP 32 /* batches received before one commit */
 #define NGROUPS 3    /* groups under way at once: checked, committing, fed */
 #define MAX_GROUP_BYTES (64u << 20)
 #define INGEST_ROUNDS 16 /* groups stored in one go before sinks and timers */
