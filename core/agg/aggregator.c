@@ -40,9 +40,11 @@
 #define MAX_GROUP 32 /* batches received before one commit */
 #define NGROUPS 3    /* groups under way at once: checked, committing, fed */
 #define MAX_GROUP_BYTES (64u << 20)
-#define INGEST_ROUNDS 16 /* groups stored in one go before sinks and timers */
-#define SINK_BATCH 1024  /* events handed to a sink at once */
-#define PERSIST_MS 200   /* cursor store interval */
+#define INGEST_ROUNDS 16     /* groups stored in one go before sinks and timers */
+#define SINK_BATCH 1024      /* events handed to a sink at once */
+#define PERSIST_MS 200       /* cursor store interval */
+#define PERSIST_BUSY_MS 1000 /* the same while a burst keeps arriving */
+#define BUSY_MS 50           /* received this recently: a burst goes on */
 #define PRUNE_MS 1000
 #define CKPT_IDLE_MS 500            /* nothing received this long: between bursts */
 #define CKPT_IDLE_BYTES 1           /* between bursts: checkpoint whatever is there */
@@ -1433,8 +1435,13 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 			backlog |= run_sink(a, &a->sinks[k]);
 		now = mm_agg_now_ms();
 		if (now >= a->persist_at) {
+			/* Storing the cursors syncs the sink files first, on
+			 * this thread (tens of ms for a second of output): in a
+			 * burst that stalls receiving, so it is done less often
+			 * then. A crash re-writes at most that much output. */
 			persist(a);
-			a->persist_at = now + PERSIST_MS;
+			a->persist_at =
+			        now + (now - a->last_rx < BUSY_MS ? PERSIST_BUSY_MS : PERSIST_MS);
 		}
 		if (now >= a->prune_at) {
 			uint64_t upto = 0;
