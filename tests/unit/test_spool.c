@@ -102,6 +102,22 @@ collect(void *arg, const struct mm_spool_row *row)
 	return 0;
 }
 
+/* The spool holds exactly want, in order, as seqs 1..n. */
+static void
+expect_rows(struct mm_spool *s, const char *const *want, size_t n)
+{
+	struct seen r;
+	size_t i;
+
+	memset(&r, 0, sizeof(r));
+	ck_assert_int_eq(mm_spool_read(s, 0, 100, collect, &r), (int)n);
+	ck_assert_uint_eq(r.n, n);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_eq(r.data[i], want[i]);
+		ck_assert_uint_eq(r.seq[i], i + 1);
+	}
+}
+
 static int
 count_corrupt(void *arg, const struct mm_spool_row *row)
 {
@@ -122,7 +138,6 @@ START_TEST(test_ids_and_duplicates)
 	};
 	struct mm_spool *s;
 	struct mm_spool_item it[4];
-	struct seen r;
 	uint8_t dup[4];
 	uint64_t first = 0;
 	size_t stored = 0, i;
@@ -153,13 +168,7 @@ START_TEST(test_ids_and_duplicates)
 
 	/* After a reopen: the same rows, and the ids still known. */
 	s = open_spool();
-	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(mm_spool_read(s, 0, 100, collect, &r), 3);
-	ck_assert_uint_eq(r.n, 3);
-	ck_assert_str_eq(r.data[0], "one");
-	ck_assert_str_eq(r.data[1], "two");
-	ck_assert_str_eq(r.data[2], "three");
-	ck_assert_uint_eq(r.seq[2], 3);
+	expect_rows(s, (const char *const[]){"one", "two", "three"}, 3);
 	item(&it[0], "FFFFFFFF-FFFF-7FFF-BFFF-FFFFFFFFFFFF", "three again");
 	ck_assert_int_eq(put(s, it, 1, dup, &first, &stored), MM_OK);
 	ck_assert_uint_eq(stored, 0);
@@ -207,7 +216,6 @@ START_TEST(test_prepared_records)
 	uint8_t recs[256], apart[64], dup[6];
 	struct mm_spool_item it[6];
 	struct mm_spool *s = open_spool();
-	struct seen r;
 	uint64_t first;
 	size_t stored, i, off = 0;
 
@@ -229,15 +237,7 @@ START_TEST(test_prepared_records)
 	mm_spool_close(s);
 
 	s = open_spool();
-	memset(&r, 0, sizeof(r));
-	ck_assert_int_eq(mm_spool_read(s, 0, 100, collect, &r), 5);
-	ck_assert_uint_eq(r.n, 5);
-	ck_assert_str_eq(r.data[0], "alpha");
-	ck_assert_str_eq(r.data[1], "beta");
-	ck_assert_str_eq(r.data[2], "gamma");
-	ck_assert_str_eq(r.data[3], "delta");
-	ck_assert_str_eq(r.data[4], "epsilon");
-	ck_assert_uint_eq(r.seq[4], 5);
+	expect_rows(s, (const char *const[]){"alpha", "beta", "gamma", "delta", "epsilon"}, 5);
 	/* The prepared bytes are what is stored: one changed after its
 	 * checksum reads back as corrupt. */
 	item(&it[0], "0190f3a2-7b1c-7def-8abc-000000000006", "zeta");
