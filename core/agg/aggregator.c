@@ -105,7 +105,7 @@ struct part {
 	size_t *rec_off;  /* where items[i]'s spool record starts in recs */
 	size_t nitems, cap;
 	struct mm_buf json, recs;
-	int json_off_limit;            /* lines stopped: too large to keep for sinks */
+	int lines_off;                 /* lines stopped: too large to keep for sinks */
 	uint64_t malformed, oversized; /* messages, added to the counters after */
 	int rc;
 };
@@ -298,10 +298,10 @@ feed_hot(void *arg)
 static void
 feed_wait(struct group *g)
 {
-	if (g != NULL && g->feeding)
-		pthread_join(g->feed_th, NULL);
-	if (g != NULL)
-		g->feeding = 0;
+	if (g == NULL || !g->feeding)
+		return;
+	pthread_join(g->feed_th, NULL);
+	g->feeding = 0;
 }
 
 /*
@@ -445,7 +445,7 @@ check_batch(const struct agg *a, struct part *pt, struct pending *p, const uint8
 	while (mm_wire_iter_next(&it, &ev, &evlen)) {
 		size_t k = pt->nitems;
 		struct mm_event_view *v = &pt->views[k];
-		int json = a->want_json && !pt->json_off_limit;
+		int json = a->want_json && !pt->lines_off;
 
 		/* The decoder's checks in one pass, without building the
 		 * event, rendering its JSON line on the way. */
@@ -459,7 +459,7 @@ check_batch(const struct agg *a, struct part *pt, struct pending *p, const uint8
 		/* Past half the limit (a part is half a group), sinks will
 		 * read this group from the spool. */
 		if (pt->json.len > HOT_MAX_BYTES / 2)
-			pt->json_off_limit = 1;
+			pt->lines_off = 1;
 		pt->rec_off[k] = pt->recs.len;
 		if (mm_buf_reserve(&pt->recs, MM_SPOOL_REC_SIZE(evlen)) != MM_OK)
 			return MM_ERR_NOMEM;
@@ -601,7 +601,7 @@ check_part(void *arg)
 	size_t i;
 
 	pt->nitems = 0;
-	pt->json_off_limit = 0;
+	pt->lines_off = 0;
 	pt->malformed = pt->oversized = 0;
 	pt->rc = MM_OK;
 	mm_buf_reset(&pt->json);
@@ -651,7 +651,7 @@ check_group(struct agg *a, struct group *g)
 
 		a->c.malformed_msgs += pt->malformed;
 		a->c.oversized_msgs += pt->oversized;
-		g->hot_off |= pt->json_off_limit;
+		g->hot_off |= pt->lines_off;
 		if (pt->rc != MM_OK)
 			rc = pt->rc;
 	}
