@@ -157,7 +157,7 @@ struct agg {
 	int want_json; /* a sink writes JSON lines: render them while checking */
 	struct counters c;
 	uint64_t health_seen; /* sum of the drop counters at the last health event */
-	int64_t health_at, persist_at, prune_at, stats_at, last_rx;
+	int64_t health_at, persisted_at, prune_at, stats_at, last_rx;
 	struct mm_i18n *cat;
 	struct mm_buf buf;
 	/* A batch read back from the spool for a sink that is behind: the
@@ -1352,6 +1352,25 @@ close_everything(struct agg *a)
 	mm_agg_conf_free(&a->conf);
 }
 
+/*
+ * When the sinks' cursors are stored next: PERSIST_MS after the last time.
+ * Storing them syncs the sink files first, on this thread (tens of ms for
+ * a second of output), and in a burst that stalls receiving: while one
+ * keeps arriving (something received in the last BUSY_MS) it waits up to
+ * PERSIST_BUSY_MS, and happens as soon as the burst is over. A crash then
+ * re-writes at most that much output.
+ */
+static int64_t
+persist_due(const struct agg *a, int64_t now)
+{
+	int64_t due = a->persisted_at + PERSIST_MS, calm = a->last_rx + BUSY_MS;
+	int64_t late = a->persisted_at + PERSIST_BUSY_MS;
+
+	if (now < calm && due < calm)
+		due = calm < late ? calm : late;
+	return due;
+}
+
 static int
 next_timeout(struct agg *a, int backlog)
 {
@@ -1361,8 +1380,8 @@ next_timeout(struct agg *a, int backlog)
 	if (backlog)
 		return 0;
 	for (i = 0; i < a->nsinks; i++) {
-		if (a->sinks[i].dirty && a->persist_at < due)
-			due = a->persist_at;
+		if (a->sinks[i].dirty && persist_due(a, now) < due)
+			due = persist_due(a, now);
 		if (a->sinks[i].retry_at > now && a->sinks[i].retry_at < due)
 			due = a->sinks[i].retry_at;
 	}
@@ -1412,7 +1431,7 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 	mm_log_host(MM_LOG_INFO, "aggregator", "listening on %s, spool %s", a->conf.endpoint,
 	            a->conf.spool_dir);
 	a->health_seen = 0;
-	a->health_at = a->persist_at = a->prune_at = a->stats_at = mm_agg_now_ms();
+	a->health_at = a->persisted_at = a->prune_at = a->stats_at = mm_agg_now_ms();
 	while (!stop_flag) {
 		zmq_pollitem_t item = {a->router, 0, ZMQ_POLLIN, 0};
 		int64_t now;
@@ -1434,14 +1453,9 @@ mm_aggregator_main(const struct mm_config *cfg, int argc, char **argv)
 		for (k = 0; k < a->nsinks; k++)
 			backlog |= run_sink(a, &a->sinks[k]);
 		now = mm_agg_now_ms();
-		if (now >= a->persist_at) {
-			/* Storing the cursors syncs the sink files first, on
-			 * this thread (tens of ms for a second of output): in a
-			 * burst that stalls receiving, so it is done less often
-			 * then. A crash re-writes at most that much output. */
+		if (now >= persist_due(a, now)) {
 			persist(a);
-			a->persist_at =
-			        now + (now - a->last_rx < BUSY_MS ? PERSIST_BUSY_MS : PERSIST_MS);
+			a->persisted_at = now;
 		}
 		if (now >= a->prune_at) {
 			uint64_t upto = 0;
