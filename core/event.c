@@ -447,26 +447,6 @@ static const uint8_t uuid_digit_at[32] = {0,  1,  2,  3,  4,  5,  6,  7,  9,  10
                                           12, 14, 15, 16, 17, 19, 20, 21, 22, 24, 25,
                                           26, 27, 28, 29, 30, 31, 32, 33, 34, 35};
 
-/* '0'..'9' and 'a'..'f' as a 256-bit set: one shift and mask per byte. */
-static const uint64_t hex_lower_set[4] = {0x03ff000000000000ull, 0x0000007e00000000ull, 0, 0};
-
-static int
-is_uuid(const char *str, size_t len)
-{
-	const uint8_t *s = (const uint8_t *)str;
-	uint64_t ok = 1;
-
-	if (len != MM_EVENT_ID_LEN || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
-		return 0;
-	/* No early exit: the ids that arrive are valid, and a loop without
-	 * branches on the data is cheaper for them. */
-	for (size_t i = 0; i < 32; i++) {
-		uint8_t c = s[uuid_digit_at[i]];
-		ok &= hex_lower_set[c >> 6] >> (c & 63);
-	}
-	return (int)(ok & 1);
-}
-
 /* Lower-case hex digits' values with 0x10 set; 0 for every other byte. */
 static const uint8_t hex_lower_val[256] = {
         ['0'] = 0x10, ['1'] = 0x11, ['2'] = 0x12, ['3'] = 0x13, ['4'] = 0x14, ['5'] = 0x15,
@@ -474,8 +454,9 @@ static const uint8_t hex_lower_val[256] = {
         ['c'] = 0x1c, ['d'] = 0x1d, ['e'] = 0x1e, ['f'] = 0x1f,
 };
 
-/* is_uuid() and uuid_bytes() in one pass, for the check of every event the
- * aggregator receives: 1 and the 16 bytes in out for a UUID text, else 0. */
+/* 1 and the 16 bytes in out for a UUID text (lower-case hex), else 0. No
+ * early exit: the ids that arrive are valid, and a loop without branches
+ * on the data is cheaper for them. */
 static int
 uuid_scan(uint8_t out[16], const char *str, size_t len)
 {
@@ -494,20 +475,12 @@ uuid_scan(uint8_t out[16], const char *str, size_t len)
 	return ok != 0;
 }
 
-/* The 16 bytes of a UUID text is_uuid() accepted. */
-static void
-uuid_bytes(uint8_t out[16], const char *str)
+static int
+is_uuid(const char *str, size_t len)
 {
-	static const uint8_t val[256] = {
-	        ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,
-	        ['6'] = 6,  ['7'] = 7,  ['8'] = 8,  ['9'] = 9,  ['a'] = 10, ['b'] = 11,
-	        ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
-	};
-	const uint8_t *s = (const uint8_t *)str;
+	uint8_t bytes[16];
 
-	for (size_t i = 0; i < 16; i++)
-		out[i] = (uint8_t)(val[s[uuid_digit_at[2 * i]]] << 4 |
-		                   val[s[uuid_digit_at[2 * i + 1]]]);
+	return uuid_scan(bytes, str, len);
 }
 
 static int
@@ -2406,6 +2379,14 @@ scan_array(struct scan *r, uint64_t n, int depth, const struct field *f)
 	return MM_OK;
 }
 
+/* Whether the scalar at this place is written to the line: not when only
+ * checking, nor the root's "v" (written with its brace). */
+static inline int
+renders(const struct scan *r, int depth, unsigned rank)
+{
+	return r->o != NULL && !(depth == 2 && rank == RANK_V);
+}
+
 /* One value, checked against f as rd_val() checks it, and rendered as
  * put_json_val() (or, for the root's ts and first_ts, put_rfc3339()) would
  * render what rd_val() reads. rank is the value's rank in the root map. */
@@ -2456,8 +2437,7 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 			return MM_ERR_PARSE;
 		/* A string that is rendered is searched for NUL bytes while
 		 * it is copied. */
-		if ((r->o == NULL || (depth == 2 && rank == RANK_V)) &&
-		    memchr(s, '\0', len) != NULL)
+		if (!renders(r, depth, rank) && memchr(s, '\0', len) != NULL)
 			return MM_ERR_PARSE;
 		v.type = T_STR;
 		v.u.s.p = (char *)s;
@@ -2476,7 +2456,7 @@ scan_val(struct scan *r, int depth, const struct field *f, unsigned rank)
 	}
 got:
 	if (r->view != NULL && depth == 2 && rank == RANK_ID && v.type == T_STR) {
-		/* leaf_ok()'s is_uuid() and the bytes in one pass. */
+		/* leaf_ok()'s check of the id, keeping its bytes. */
 		if (!uuid_scan(r->view->idb, v.u.s.p, v.u.s.len))
 			return MM_ERR_PARSE;
 		memcpy(r->view->id, v.u.s.p, MM_EVENT_ID_LEN);
@@ -2492,7 +2472,7 @@ got:
 		else if (rank == RANK_SEV)
 			r->view->sev = (int)v.u.i;
 	}
-	if (r->o == NULL || (depth == 2 && rank == RANK_V))
+	if (!renders(r, depth, rank))
 		return MM_OK;
 	if ((rank == RANK_TS || rank == RANK_FIRST_TS) && depth == 2 && v.type == T_INT)
 		put_rfc3339(r->o, v.u.i);
@@ -2508,7 +2488,7 @@ view_from(struct mm_event_view *out, const struct mm_event *ev)
 {
 	memcpy(out->id, mm_event_id(ev), MM_EVENT_ID_LEN);
 	out->id[MM_EVENT_ID_LEN] = '\0';
-	uuid_bytes(out->idb, out->id);
+	uuid_scan(out->idb, out->id, MM_EVENT_ID_LEN); /* the decoder checked it */
 	out->kind = mm_event_kind(ev);
 	out->sev = mm_event_sev(ev);
 }
