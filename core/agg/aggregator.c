@@ -120,8 +120,8 @@ struct group {
 	zmq_msg_t msgs[MAX_GROUP];
 	struct pending pend[MAX_GROUP];
 	size_t n;
+	size_t bytes; /* of the messages */
 	struct part parts[2];
-	size_t split; /* batches from here on are part 1's */
 	struct mm_sink_event *hot;
 	size_t nhot, hotcap, hot_bytes;
 	int hot_off;
@@ -544,10 +544,9 @@ send_ack(struct agg *a, const struct pending *p)
 static size_t
 receive_group(struct agg *a, struct group *g)
 {
-	size_t bytes = 0;
-
 	g->n = 0;
-	while (g->n < MAX_GROUP && bytes < MAX_GROUP_BYTES) {
+	g->bytes = 0;
+	while (g->n < MAX_GROUP && g->bytes < MAX_GROUP_BYTES) {
 		struct pending *p = &g->pend[g->n];
 		zmq_msg_t id;
 		int more = 0, extra = 0;
@@ -579,7 +578,7 @@ receive_group(struct agg *a, struct group *g)
 			extra = 1;
 		}
 		p->status = extra; /* remembered until check_batch */
-		bytes += zmq_msg_size(&g->msgs[g->n]);
+		g->bytes += zmq_msg_size(&g->msgs[g->n]);
 		g->n++;
 	}
 	return g->n;
@@ -626,21 +625,18 @@ static int
 check_group(struct agg *a, struct group *g)
 {
 	struct check_job jobs[2] = {{a, g, 0, 0, g->n}, {a, g, 1, g->n, g->n}};
-	size_t i, bytes = 0, total = 0;
+	size_t i, bytes = 0;
 	pthread_t th;
 	int helper = 0, rc = MM_OK, k;
 
 	g->hot_off = 0;
 	drop_hot(g);
-	for (i = 0; i < g->n; i++)
-		total += zmq_msg_size(&g->msgs[i]);
-	if (g->n >= 2 && total >= SPLIT_MIN_BYTES) {
-		for (i = 0; i < g->n - 1 && bytes < total / 2; i++)
+	if (g->n >= 2 && g->bytes >= SPLIT_MIN_BYTES) {
+		for (i = 0; i < g->n - 1 && bytes < g->bytes / 2; i++)
 			bytes += zmq_msg_size(&g->msgs[i]);
 		jobs[0].to = jobs[1].from = i;
 		helper = pthread_create(&th, NULL, check_part, &jobs[1]) == 0;
 	}
-	g->split = jobs[0].to;
 	check_part(&jobs[0]);
 	if (helper)
 		pthread_join(th, NULL);
